@@ -254,7 +254,13 @@ fn decode_response(r: Dict<'_>) -> Result<Response<'_>, DecodeError> {
                         });
                     }
                 }
-                resp.values = Peers::Encoded(l);
+                // An empty list is no peers, the same as an absent key: normalise it so a
+                // decoded message equals the one decoded from its re-encoding (which omits it).
+                resp.values = if l.is_empty() {
+                    Peers::default()
+                } else {
+                    Peers::Encoded(l)
+                };
             }
             b"token" => {
                 let t = bytes(v, "token")?;
