@@ -25,4 +25,4 @@ pub use compact::{
 pub use decode::DecodeError;
 pub use id::{Id20, ParseIdError};
 pub use message::{ErrorReply, Kind, Message, Method, Query, Response, Want, error_code};
-pub use scrape_filter::ScrapeFilter;
+pub use scrape_filter::{ScrapeFilter, estimate as scrape_estimate};

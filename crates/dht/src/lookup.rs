@@ -1,0 +1,410 @@
+//! Iterative Kademlia lookups (`find_node` and `get_peers`), alpha-parallel, converging on
+//! the K closest nodes that answer.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use krpc::{Id20, NodeInfo, Response, ScrapeFilter};
+
+use crate::event::{LookupId, LookupResult};
+
+/// What a lookup asks each node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LookupKind {
+    /// `find_node`: converge on the nodes closest to the target.
+    FindNode,
+    /// `get_peers`: also collect peers (and BEP-33 scrapes when `scrape`).
+    GetPeers {
+        /// Ask for `BFsd`/`BFpe`.
+        scrape: bool,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum CandState {
+    Fresh,
+    InFlight { sent: Instant },
+    Responded { token: Option<Vec<u8>> },
+    Failed,
+}
+
+#[derive(Debug, Clone)]
+struct Candidate {
+    info: NodeInfo,
+    dist: Id20,
+    state: CandState,
+}
+
+/// One lookup in progress.
+#[derive(Debug)]
+pub struct Lookup {
+    pub(crate) id: LookupId,
+    pub(crate) target: Id20,
+    pub(crate) kind: LookupKind,
+    /// Routing-table bucket this lookup refreshes, if it is a refresh.
+    pub(crate) refresh_bucket: Option<usize>,
+    candidates: Vec<Candidate>,
+    seen_addrs: BTreeSet<SocketAddr>,
+    /// Addresses without known ids (bootstrap routers) still to query.
+    seeds: Vec<SocketAddr>,
+    seeds_in_flight: usize,
+    peers: Vec<SocketAddr>,
+    peer_set: BTreeSet<SocketAddr>,
+    bf_seeds: Option<ScrapeFilter>,
+    bf_peers: Option<ScrapeFilter>,
+    max_candidates: usize,
+    max_peers: usize,
+    pub(crate) queries: u32,
+    pub(crate) responses: u32,
+}
+
+impl Lookup {
+    /// A lookup for `target`, seeded with known contacts and router addresses.
+    pub fn new(
+        id: LookupId,
+        target: Id20,
+        kind: LookupKind,
+        known: &[NodeInfo],
+        seeds: &[SocketAddr],
+        max_candidates: usize,
+        max_peers: usize,
+    ) -> Self {
+        let mut l = Lookup {
+            id,
+            target,
+            kind,
+            refresh_bucket: None,
+            candidates: Vec::new(),
+            seen_addrs: BTreeSet::new(),
+            seeds: seeds.iter().rev().copied().collect(),
+            seeds_in_flight: 0,
+            peers: Vec::new(),
+            peer_set: BTreeSet::new(),
+            bf_seeds: None,
+            bf_peers: None,
+            max_candidates: max_candidates.max(8),
+            max_peers,
+            queries: 0,
+            responses: 0,
+        };
+        for n in known {
+            l.add_candidate(*n);
+        }
+        l
+    }
+
+    /// Adds a contact learned from a reply. Duplicates (by id or address) are ignored; when
+    /// full, the farthest contact not yet in flight makes room.
+    pub fn add_candidate(&mut self, n: NodeInfo) {
+        if self.seen_addrs.contains(&n.addr) {
+            return;
+        }
+        let dist = n.id.distance(&self.target);
+        let pos = match self.candidates.binary_search_by(|c| c.dist.cmp(&dist)) {
+            Ok(_) => return, // same id
+            Err(p) => p,
+        };
+        if self.candidates.len() >= self.max_candidates {
+            if pos >= self.candidates.len() {
+                return;
+            }
+            // Evict the farthest candidate that is not in flight.
+            let Some(victim) = self
+                .candidates
+                .iter()
+                .rposition(|c| !matches!(c.state, CandState::InFlight { .. }))
+            else {
+                return;
+            };
+            if victim < pos {
+                return;
+            }
+            let v = self.candidates.remove(victim);
+            self.seen_addrs.remove(&v.info.addr);
+        }
+        self.seen_addrs.insert(n.addr);
+        self.candidates.insert(
+            pos,
+            Candidate {
+                info: n,
+                dist,
+                state: CandState::Fresh,
+            },
+        );
+    }
+
+    fn active(&self, now: Instant, slow_after: Duration) -> usize {
+        let slow = |s: &Instant| now.saturating_duration_since(*s) >= slow_after;
+        self.seeds_in_flight
+            + self
+                .candidates
+                .iter()
+                .filter(|c| matches!(&c.state, CandState::InFlight { sent } if !slow(sent)))
+                .count()
+    }
+
+    /// Picks who to query next so that at most `alpha` queries are active (a query that has
+    /// been outstanding longer than `slow_after` no longer counts). Only candidates within the
+    /// `k` closest that have not failed are worth asking. Marks the picks in flight.
+    pub fn next_queries(
+        &mut self,
+        now: Instant,
+        k: usize,
+        alpha: usize,
+        slow_after: Duration,
+    ) -> Vec<NextQuery> {
+        let mut out = Vec::new();
+        let mut active = self.active(now, slow_after);
+        while active < alpha {
+            if let Some(addr) = self.seeds.pop() {
+                self.seeds_in_flight += 1;
+                out.push(NextQuery::Seed(addr));
+                active += 1;
+                continue;
+            }
+            let mut window = 0;
+            let mut pick = None;
+            for (i, c) in self.candidates.iter().enumerate() {
+                if window >= k {
+                    break;
+                }
+                match c.state {
+                    CandState::Failed => continue,
+                    CandState::Fresh => {
+                        pick = Some(i);
+                        break;
+                    }
+                    _ => window += 1,
+                }
+            }
+            let Some(i) = pick else { break };
+            self.candidates[i].state = CandState::InFlight { sent: now };
+            out.push(NextQuery::Node(self.candidates[i].info));
+            active += 1;
+        }
+        self.queries += out.len() as u32;
+        out
+    }
+
+    /// When the earliest active query turns slow (so another may be sent).
+    pub fn next_slow(&self, slow_after: Duration) -> Option<Instant> {
+        self.candidates
+            .iter()
+            .filter_map(|c| match c.state {
+                CandState::InFlight { sent } => Some(sent + slow_after),
+                _ => None,
+            })
+            .min()
+    }
+
+    fn find(&mut self, addr: &SocketAddr) -> Option<&mut Candidate> {
+        self.candidates.iter_mut().find(|c| c.info.addr == *addr)
+    }
+
+    /// Records an answer from `from`: the id it answered with, its write token, the usable
+    /// contacts it gave, its peers and its BEP-33 filters.
+    pub fn on_response(
+        &mut self,
+        from: SocketAddr,
+        was_seed: bool,
+        r: &Response<'_>,
+        contacts: &[NodeInfo],
+    ) {
+        let (id, token) = (r.id, r.token);
+        let nodes = contacts.iter().copied();
+        let peers = r.values.iter();
+        let scrape = r.bf_seeds.zip(r.bf_peers);
+        self.responses += 1;
+        if was_seed {
+            self.seeds_in_flight = self.seeds_in_flight.saturating_sub(1);
+            // A router that answers becomes a candidate like any other.
+            self.add_candidate(NodeInfo { id, addr: from });
+        }
+        let token = token.map(<[u8]>::to_vec);
+        if let Some(c) = self.find(&from) {
+            if c.info.id == id {
+                c.state = CandState::Responded { token };
+            } else {
+                // It answered under another id than we were told: it is not the node we
+                // ranked, so it cannot count toward convergence.
+                c.state = CandState::Failed;
+            }
+        }
+        for n in nodes {
+            self.add_candidate(n);
+        }
+        for p in peers {
+            if self.peers.len() >= self.max_peers {
+                break;
+            }
+            if self.peer_set.insert(p) {
+                self.peers.push(p);
+            }
+        }
+        if let Some((sd, pe)) = scrape {
+            self.bf_seeds
+                .get_or_insert_with(ScrapeFilter::default)
+                .union(sd);
+            self.bf_peers
+                .get_or_insert_with(ScrapeFilter::default)
+                .union(pe);
+        }
+    }
+
+    /// Records a timeout or error from `from`.
+    pub fn on_failure(&mut self, from: &SocketAddr, was_seed: bool) {
+        if was_seed {
+            self.seeds_in_flight = self.seeds_in_flight.saturating_sub(1);
+            return;
+        }
+        if let Some(c) = self.find(from) {
+            c.state = CandState::Failed;
+        }
+    }
+
+    /// Whether the lookup has converged: nothing in flight, nothing fresh within the K
+    /// closest live candidates.
+    pub fn is_done(&self, k: usize) -> bool {
+        if self.seeds_in_flight > 0 || !self.seeds.is_empty() {
+            return false;
+        }
+        let mut window = 0;
+        for c in &self.candidates {
+            if window >= k {
+                break;
+            }
+            match c.state {
+                CandState::Failed => {}
+                CandState::Responded { .. } => window += 1,
+                CandState::Fresh | CandState::InFlight { .. } => return false,
+            }
+        }
+        // Slow queries outside the window may still be running; they do not matter.
+        true
+    }
+
+    /// The result so far.
+    pub fn result(&self, k: usize) -> LookupResult {
+        let closest = self
+            .candidates
+            .iter()
+            .filter_map(|c| match &c.state {
+                CandState::Responded { token } => Some((c.info, token.clone())),
+                _ => None,
+            })
+            .take(k)
+            .collect();
+        LookupResult {
+            id: self.id,
+            target: self.target,
+            closest,
+            peers: self.peers.clone(),
+            scrape_seeds: self.bf_seeds.as_ref().map(ScrapeFilter::estimate),
+            scrape_peers: self.bf_peers.as_ref().map(ScrapeFilter::estimate),
+            queries: self.queries,
+            responses: self.responses,
+        }
+    }
+}
+
+/// Whom a lookup wants to query next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NextQuery {
+    /// A router address with no known id.
+    Seed(SocketAddr),
+    /// A ranked candidate.
+    Node(NodeInfo),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(b: u8) -> NodeInfo {
+        let mut id = Id20::ZERO;
+        id.0[0] = b;
+        NodeInfo {
+            id,
+            addr: SocketAddr::from(([10, 0, 0, b], 1)),
+        }
+    }
+
+    #[test]
+    fn alpha_and_convergence() {
+        let now = Instant::now();
+        let slow = Duration::from_secs(1);
+        let known: Vec<_> = (1..=10).map(node).collect();
+        let mut l = Lookup::new(
+            LookupId(1),
+            Id20::ZERO,
+            LookupKind::FindNode,
+            &known,
+            &[],
+            100,
+            10,
+        );
+        let q = l.next_queries(now, 4, 3, slow);
+        assert_eq!(q.len(), 3);
+        assert_eq!(q[0], NextQuery::Node(node(1)));
+        assert!(
+            l.next_queries(now, 4, 3, slow).is_empty(),
+            "alpha bounds the parallelism"
+        );
+        // Once slow, a query no longer blocks a new one; only the K closest are worth asking.
+        assert_eq!(
+            l.next_queries(now + slow, 4, 3, slow),
+            vec![NextQuery::Node(node(4))]
+        );
+        for b in 1..=3 {
+            l.on_response(node(b).addr, false, &Response::new(node(b).id), &[]);
+        }
+        assert!(!l.is_done(4), "node 4 is still in flight");
+        l.on_response(node(4).addr, false, &Response::new(node(4).id), &[]);
+        assert!(l.is_done(4));
+        let r = l.result(4);
+        assert_eq!(
+            r.closest.iter().map(|c| c.0).collect::<Vec<_>>(),
+            (1..=4).map(node).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn candidate_cap_keeps_closest() {
+        let known: Vec<_> = (1..=50).rev().map(node).collect();
+        let l = Lookup::new(
+            LookupId(1),
+            Id20::ZERO,
+            LookupKind::FindNode,
+            &known,
+            &[],
+            10,
+            10,
+        );
+        assert_eq!(l.candidates.len(), 10);
+        assert_eq!(l.candidates[0].info, node(1));
+        assert_eq!(l.candidates[9].info, node(10));
+    }
+
+    #[test]
+    fn failures_widen_the_window() {
+        let now = Instant::now();
+        let slow = Duration::from_secs(1);
+        let known: Vec<_> = (1..=4).map(node).collect();
+        let mut l = Lookup::new(
+            LookupId(1),
+            Id20::ZERO,
+            LookupKind::FindNode,
+            &known,
+            &[],
+            100,
+            10,
+        );
+        let q = l.next_queries(now, 2, 2, slow);
+        assert_eq!(q.len(), 2);
+        l.on_failure(&node(1).addr, false);
+        l.on_failure(&node(2).addr, false);
+        let q = l.next_queries(now, 2, 2, slow);
+        assert_eq!(q, vec![NextQuery::Node(node(3)), NextQuery::Node(node(4))]);
+    }
+}
