@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh clone: installs what the tests need, then runs them.
+#
+#   ./scripts/test.sh            # everything (lints, unit, simulator, loopback integration vs libtorrent)
+#   ./scripts/test.sh -p dht     # extra arguments go to `cargo test`
+#
+# Network safety: tests only ever talk to 127.0.0.0/8. Where `unshare -n` works (root, or
+# unprivileged user namespaces), the tests run in a private network namespace that has nothing
+# but `lo`, so a stray packet to the internet is impossible.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+
+log() { printf '\n==> %s\n' "$*" >&2; }
+
+# 1. Python venv with libtorrent (the independent DHT implementation we test against).
+VENV="$ROOT/.venv"
+if ! "$VENV/bin/python" -c 'import libtorrent' 2>/dev/null; then
+  log "creating $VENV with $(tr '\n' ' ' < tests/libtorrent/requirements.txt)"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check -r tests/libtorrent/requirements.txt
+fi
+"$VENV/bin/python" -c 'import libtorrent as lt; print("libtorrent", lt.__version__)'
+export BITAGENT_PYTHON="$VENV/bin/python"
+
+# 2. Fetch crates and build every test while the registries are reachable.
+log "fetching and building (locked)"
+cargo fetch --locked
+cargo build --locked --workspace --all-targets --offline
+
+log "lints"
+cargo fmt --all -- --check
+cargo clippy --locked --offline --workspace --all-targets -- -D warnings
+
+# 3. Run the tests, offline, inside a private network namespace when we can make one.
+TEST_CMD=(cargo test --locked --offline --workspace "$@")
+if unshare -n true 2>/dev/null; then
+  log "running tests inside unshare -n (loopback only)"
+  unshare -n bash -c 'ip link set lo up 2>/dev/null || true; exec "$@"' _ "${TEST_CMD[@]}"
+else
+  log "unshare -n unavailable here; running tests directly (they only use 127.0.0.0/8)"
+  "${TEST_CMD[@]}"
+fi
