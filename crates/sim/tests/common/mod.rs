@@ -1,0 +1,69 @@
+//! Shared scenario helpers for the simulator tests.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use dht::LookupResult;
+use sim::{LinkConfig, Network, Score, SimConfig};
+
+/// The seed: `SIM_SEED` if set (to replay a failure), else `default`.
+pub fn seed(default: u64) -> u64 {
+    std::env::var("SIM_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
+/// A config for `nodes` nodes with the given loss.
+pub fn config(nodes: usize, seed: u64, loss: f64) -> SimConfig {
+    let mut c = SimConfig::new(nodes, seed);
+    c.link = LinkConfig {
+        loss,
+        ..LinkConfig::default()
+    };
+    c
+}
+
+/// Builds, bootstraps and lets the network settle for `settle` of virtual time.
+pub fn bootstrapped(cfg: SimConfig, settle: Duration) -> Network {
+    let mut net = Network::new(cfg);
+    net.bootstrap_all();
+    net.run_for(settle);
+    net
+}
+
+/// Runs `count` `find_node` lookups for random targets from random full nodes, all at once,
+/// and returns each (origin, result, score). Panics (with the seed) if one does not finish.
+pub fn lookups(net: &mut Network, count: usize) -> Vec<(usize, LookupResult, Score)> {
+    let seed = net.config().seed;
+    let mut pending = Vec::new();
+    for _ in 0..count {
+        let from = net.random_full_node();
+        let target = net.random_id();
+        let id = net
+            .command(from, |e, now| e.find_node(now, target))
+            .unwrap_or_else(|e| panic!("seed {seed}: find_node refused: {e}"));
+        pending.push((from, id));
+    }
+    let deadline = net.now() + Duration::from_secs(120);
+    let results = net.wait_lookups(&pending, deadline);
+    pending
+        .iter()
+        .zip(results)
+        .map(|(&(from, id), r)| {
+            let r = r
+                .unwrap_or_else(|| panic!("seed {seed}: lookup {id:?} from {from} never finished"));
+            let s = net.score(from, &r);
+            (from, r, s)
+        })
+        .collect()
+}
+
+/// (exact fraction, mean overlap ratio, min overlap ratio)
+pub fn summary(results: &[(usize, LookupResult, Score)]) -> (f64, f64, f64) {
+    let n = results.len().max(1) as f64;
+    let exact = results.iter().filter(|r| r.2.exact).count() as f64 / n;
+    let mean = results.iter().map(|r| r.2.ratio()).sum::<f64>() / n;
+    let min = results.iter().map(|r| r.2.ratio()).fold(1.0, f64::min);
+    (exact, mean, min)
+}
