@@ -1,1 +1,126 @@
-fn main() {}
+//! `bitagent`: the BitTorrent mainline-DHT crawler's command line.
+//!
+//! * `bitagent node`: a long-running DHT node with periodic status lines.
+//! * `bitagent dht ping|find-node|sample|get-peers`: one-shot debugging queries.
+//!
+//! Every subcommand has `--json` for scripts: `node` prints JSON lines, the `dht` queries one
+//! JSON document (an `{"error": ..., "kind": ...}` object on failure). Logs go to stderr.
+
+mod cli;
+mod dht_cmd;
+mod node_cmd;
+mod render;
+
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::io::IsTerminal as _;
+use std::process::ExitCode;
+
+use clap::Parser;
+use dht::Id20;
+use serde_json::json;
+use tracing_subscriber::EnvFilter;
+
+use cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli);
+    let json = match &cli.command {
+        Command::Node(a) => a.json,
+        Command::Dht(d) => dht_cmd::wants_json(d),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Node(args) => node_cmd::run(args).await,
+            Command::Dht(cmd) => dht_cmd::run(cmd).await,
+        }
+    });
+    // Background tasks (a stuck DNS lookup, say) must not hold the exit.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let message = format!("{e:#}");
+            if json {
+                println!("{}", json!({ "error": message, "kind": error_kind(&e) }));
+            }
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A short machine-readable name for what went wrong.
+fn error_kind(e: &anyhow::Error) -> &'static str {
+    for cause in e.chain() {
+        if let Some(n) = cause.downcast_ref::<net::Error>() {
+            return match n {
+                net::Error::Timeout { .. } => "timeout",
+                net::Error::Remote { .. } => "remote_error",
+                net::Error::Resolve { .. } => "bad_address",
+                net::Error::Bind { .. } => "bind",
+                net::Error::Busy(_) => "busy",
+                _ => "internal",
+            };
+        }
+    }
+    let text = e.to_string();
+    if text.starts_with("no answer") || text.contains("did not finish within") {
+        "timeout"
+    } else {
+        "error"
+    }
+}
+
+fn init_logging(cli: &Cli) {
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(s) if !s.is_empty() => EnvFilter::new(s),
+        _ => {
+            let quiet = matches!(cli.command, Command::Dht(_));
+            EnvFilter::new(match (cli.verbose, quiet) {
+                (0, true) => "warn",
+                (0, false) => "warn,bitagent=info,net=info,dht=info",
+                (1, _) => "info,bitagent=debug,net=debug,dht=debug",
+                _ => "trace",
+            })
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}
+
+/// A random u64 from the OS-seeded hasher keys (the engine itself never touches the OS RNG).
+pub(crate) fn random_u64() -> u64 {
+    let mut h = RandomState::new().build_hasher();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    h.write_u128(nanos);
+    h.write_u32(std::process::id());
+    h.finish()
+}
+
+/// A random 160-bit id.
+pub(crate) fn random_id() -> Id20 {
+    let mut id = [0u8; 20];
+    for chunk in id.chunks_mut(8) {
+        let r = random_u64().to_be_bytes();
+        chunk.copy_from_slice(&r[..chunk.len()]);
+    }
+    Id20(id)
+}
