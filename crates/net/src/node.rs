@@ -113,6 +113,10 @@ pub struct Node {
 
 impl Node {
     /// Binds a UDP socket to `addr` and starts the node's task on the current tokio runtime.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime (like `tokio::spawn`).
     pub async fn bind(addr: SocketAddr, config: NodeConfig) -> Result<Node, Error> {
         let socket = bind_socket(addr, config.recv_buffer_bytes)?;
         let local_addr = socket
