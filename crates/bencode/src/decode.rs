@@ -205,18 +205,16 @@ pub struct ListIter<'a> {
 
 impl<'a> Iterator for ListIter<'a> {
     type Item = Value<'a>;
+    #[inline]
     fn next(&mut self) -> Option<Value<'a>> {
-        if self.rest.is_empty() {
-            return None;
-        }
-        // The span was validated by `decode`; a failure here cannot happen, but if it somehow
-        // did we end the iteration rather than panic.
-        match parse_shallow(self.rest) {
-            Ok((v, used)) => {
-                self.rest = &self.rest[used..];
+        // The span was validated by `decode`, so `next_validated` cannot fail here; if it
+        // somehow did we end the iteration rather than panic.
+        match next_validated(self.rest) {
+            Some((v, rest)) => {
+                self.rest = rest;
                 Some(v)
             }
-            Err(_) => {
+            None => {
                 self.rest = &[];
                 None
             }
@@ -232,26 +230,18 @@ pub struct DictIter<'a> {
 
 impl<'a> Iterator for DictIter<'a> {
     type Item = (&'a [u8], Value<'a>);
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
-        if self.rest.is_empty() {
-            return None;
-        }
-        let key = match parse_shallow(self.rest) {
-            Ok((Value::Bytes(k), used)) => {
-                self.rest = &self.rest[used..];
-                k
+        let entry = next_validated(self.rest).and_then(|(k, rest)| match k {
+            Value::Bytes(k) => next_validated(rest).map(|(v, rest)| (k, v, rest)),
+            _ => None,
+        });
+        match entry {
+            Some((k, v, rest)) => {
+                self.rest = rest;
+                Some((k, v))
             }
-            _ => {
-                self.rest = &[];
-                return None;
-            }
-        };
-        match parse_shallow(self.rest) {
-            Ok((v, used)) => {
-                self.rest = &self.rest[used..];
-                Some((key, v))
-            }
-            Err(_) => {
+            None => {
                 self.rest = &[];
                 None
             }
@@ -271,176 +261,314 @@ pub fn decode(buf: &[u8]) -> Result<Value<'_>, Error> {
 /// Decodes one value from the start of `buf`, returning it and the number of bytes it used.
 pub fn decode_prefix(buf: &[u8]) -> Result<(Value<'_>, usize), Error> {
     let end = validate(buf, 0)?;
-    let (v, used) = parse_shallow(&buf[..end]).map_err(|mut e| {
-        e.offset = end;
-        e
-    })?;
-    debug_assert_eq!(used, end);
-    Ok((v, used))
+    // `buf[..end]` is now known to be exactly one valid value: build it without walking it
+    // again (a container's body is everything between its first and last byte).
+    let v = match buf[0] {
+        b'l' => Value::List(List {
+            body: &buf[1..end - 1],
+        }),
+        b'd' => Value::Dict(Dict {
+            body: &buf[1..end - 1],
+        }),
+        _ => match next_validated(&buf[..end]) {
+            Some((v, _)) => v,
+            // Unreachable for a validated span; reported rather than panicking.
+            None => return err(ErrorKind::UnexpectedEof, end),
+        },
+    };
+    Ok((v, end))
 }
 
 /// Validates the value starting at `start` and returns the offset just past it.
 ///
-/// Iterative (an explicit depth counter instead of recursion), so hostile nesting costs no stack.
+/// This is the only place input is checked; everything else walks spans it accepted.
+/// Iterative (a depth counter and a bit stack instead of recursion), so hostile nesting costs
+/// no stack.
 fn validate(buf: &[u8], start: usize) -> Result<usize, Error> {
-    // For each open container: is it a dict, and if so, is the next item a key?
-    // Bit i of `dict_bits` is set when container i is a dict; `expect_key` tracks the top one.
+    // Bit i of `dict_bits` is set when open container i is a dictionary. `in_dict` caches the
+    // innermost one's bit; `expect_key` says whether that dictionary's next item is a key.
     let mut depth = 0usize;
     let mut dict_bits: u64 = 0;
+    let mut in_dict = false;
     let mut expect_key = false;
     let mut pos = start;
     loop {
         let Some(&b) = buf.get(pos) else {
             return err(ErrorKind::UnexpectedEof, pos);
         };
-        let top_is_dict = depth > 0 && (dict_bits >> (depth - 1)) & 1 == 1;
-        if b == b'e' && depth > 0 {
-            if top_is_dict && !expect_key {
-                // A key without a value.
-                return err(ErrorKind::UnexpectedByte(b), pos);
-            }
-            pos += 1;
-            depth -= 1;
-            if depth == 0 {
-                return Ok(pos);
-            }
-            // After closing a container that was a dict value, the parent (if a dict) wants a key.
-            expect_key = (dict_bits >> (depth - 1)) & 1 == 1;
-            continue;
-        }
-        if top_is_dict && expect_key && !b.is_ascii_digit() {
+        if b.is_ascii_digit() {
+            pos = skip_string(buf, pos)?;
+        } else if in_dict && expect_key && b != b'e' {
             return err(ErrorKind::NonStringKey, pos);
-        }
-        match b {
-            b'i' => {
-                let (_, end) = parse_int(buf, pos + 1, b'e')?;
-                pos = end;
-            }
-            b'0'..=b'9' => {
-                let (len, colon) = parse_len(buf, pos)?;
-                let end = colon + 1 + len;
-                pos = end;
-            }
-            b'l' | b'd' => {
-                if depth >= MAX_DEPTH {
-                    return err(ErrorKind::TooDeep, pos);
+        } else {
+            match b {
+                b'i' => pos = skip_int(buf, pos + 1)?,
+                b'l' | b'd' => {
+                    if depth >= MAX_DEPTH {
+                        return err(ErrorKind::TooDeep, pos);
+                    }
+                    in_dict = b == b'd';
+                    if in_dict {
+                        dict_bits |= 1 << depth;
+                    } else {
+                        dict_bits &= !(1 << depth);
+                    }
+                    depth += 1;
+                    pos += 1;
+                    expect_key = in_dict;
+                    continue;
                 }
-                if b == b'd' {
-                    dict_bits |= 1 << depth;
-                } else {
-                    dict_bits &= !(1 << depth);
+                b'e' if depth > 0 => {
+                    if in_dict && !expect_key {
+                        // A key without a value.
+                        return err(ErrorKind::UnexpectedByte(b), pos);
+                    }
+                    depth -= 1;
+                    pos += 1;
+                    if depth == 0 {
+                        return Ok(pos);
+                    }
+                    // The closed container was an item of its parent; a dictionary parent
+                    // now wants a key.
+                    in_dict = (dict_bits >> (depth - 1)) & 1 == 1;
+                    expect_key = in_dict;
+                    continue;
                 }
-                depth += 1;
-                pos += 1;
-                expect_key = b == b'd';
-                continue;
+                other => return err(ErrorKind::UnexpectedByte(other), pos),
             }
-            other => return err(ErrorKind::UnexpectedByte(other), pos),
         }
         if depth == 0 {
             return Ok(pos);
         }
-        if top_is_dict {
+        if in_dict {
             expect_key = !expect_key;
         }
     }
 }
 
-/// Parses a decimal integer at `pos` terminated by `term`; returns it and the offset past `term`.
-fn parse_int(buf: &[u8], pos: usize, term: u8) -> Result<(i64, usize), Error> {
-    let mut p = pos;
-    let neg = buf.get(p) == Some(&b'-');
-    if neg {
-        p += 1;
-    }
-    let digits_start = p;
-    let mut val: i64 = 0;
+/// Checks the integer whose digits start at `pos` (just past the `i`); returns the offset past
+/// its closing `e`.
+#[inline]
+fn skip_int(buf: &[u8], pos: usize) -> Result<usize, Error> {
+    parse_int(buf, pos).map(|(_, end)| end)
+}
+
+/// Parses the integer whose digits start at `pos` (just past the `i`); returns it and the
+/// offset past its closing `e`. Rejects empty, leading-zero, `-0` and out-of-range integers.
+fn parse_int(buf: &[u8], pos: usize) -> Result<(i64, usize), Error> {
+    let neg = buf.get(pos) == Some(&b'-');
+    let digits_start = pos + usize::from(neg);
+    // -(2^63) is the one magnitude that only fits negated.
+    let limit = if neg {
+        i64::MIN.unsigned_abs()
+    } else {
+        i64::MAX.unsigned_abs()
+    };
+    let mut p = digits_start;
+    let mut mag: u64 = 0;
     loop {
         match buf.get(p) {
             None => return err(ErrorKind::UnexpectedEof, p),
-            Some(&c) if c == term => break,
             Some(&c @ b'0'..=b'9') => {
-                let d = i64::from(c - b'0');
-                val = val
+                // Reported at the digit that leaves the range, as soon as it happens.
+                mag = match mag
                     .checked_mul(10)
-                    .and_then(|v| {
-                        if neg {
-                            v.checked_sub(d)
-                        } else {
-                            v.checked_add(d)
-                        }
-                    })
-                    .ok_or(Error {
-                        kind: ErrorKind::BadInteger,
-                        offset: p,
-                    })?;
+                    .and_then(|m| m.checked_add(u64::from(c - b'0')))
+                {
+                    Some(m) if m <= limit => m,
+                    _ => return err(ErrorKind::BadInteger, p),
+                };
                 p += 1;
             }
+            Some(b'e') => break,
             Some(&c) => return err(ErrorKind::UnexpectedByte(c), p),
         }
     }
     let ndigits = p - digits_start;
-    if ndigits == 0 || (ndigits > 1 && buf[digits_start] == b'0') || (neg && val == 0) {
+    if ndigits == 0 || (ndigits > 1 && buf[digits_start] == b'0') || (neg && mag == 0) {
         return err(ErrorKind::BadInteger, pos);
     }
+    // In range: checked in the loop.
+    let val = if neg {
+        0i64.wrapping_sub_unsigned(mag)
+    } else {
+        mag as i64
+    };
     Ok((val, p + 1))
 }
 
+/// Checks the string whose length prefix starts at `pos`; returns the offset past its bytes.
+#[inline]
+fn skip_string(buf: &[u8], pos: usize) -> Result<usize, Error> {
+    // Nearly every length on the wire has 1 to 3 digits: take those without the general loop.
+    let (len, colon) = match short_len(buf, pos) {
+        Some(lc) => lc,
+        None => parse_len(buf, pos)?,
+    };
+    let end = colon + 1 + len;
+    if end > buf.len() {
+        return err(ErrorKind::BadLength, pos);
+    }
+    Ok(end)
+}
+
+/// A canonical 1- to 3-digit length prefix at `pos` (whose first byte is a digit): the length
+/// and the offset of the colon. `None` means "use [`parse_len`]" (longer, malformed or at the
+/// end of the input), never an error by itself; the caller checks the length against the input.
+#[inline(always)]
+fn short_len(buf: &[u8], pos: usize) -> Option<(usize, usize)> {
+    let w = buf.get(pos..pos + 4)?;
+    let d = |c: u8| usize::from(c.wrapping_sub(b'0'));
+    let is_digit = |c: u8| c.wrapping_sub(b'0') < 10;
+    if w[1] == b':' {
+        return Some((d(w[0]), pos + 1));
+    }
+    // Two or more digits: no leading zero.
+    if w[0] == b'0' || !is_digit(w[1]) {
+        return None;
+    }
+    if w[2] == b':' {
+        return Some((d(w[0]) * 10 + d(w[1]), pos + 2));
+    }
+    if is_digit(w[2]) && w[3] == b':' {
+        return Some((d(w[0]) * 100 + d(w[1]) * 10 + d(w[2]), pos + 3));
+    }
+    None
+}
+
 /// Parses a string length prefix at `pos`; returns the length and the offset of the colon.
+/// The length is checked against the input: `colon + 1 + len <= buf.len()`.
+#[inline]
 fn parse_len(buf: &[u8], pos: usize) -> Result<(usize, usize), Error> {
     let mut p = pos;
     let mut len: usize = 0;
     loop {
         match buf.get(p) {
             None => return err(ErrorKind::UnexpectedEof, p),
-            Some(b':') => break,
             Some(&c @ b'0'..=b'9') => {
                 len = len
                     .checked_mul(10)
-                    .and_then(|v| v.checked_add(usize::from(c - b'0')))
+                    .and_then(|l| l.checked_add(usize::from(c - b'0')))
                     .ok_or(Error {
                         kind: ErrorKind::BadLength,
                         offset: pos,
                     })?;
                 p += 1;
             }
+            Some(b':') => break,
             Some(&c) => return err(ErrorKind::UnexpectedByte(c), p),
         }
     }
     if p == pos || (p - pos > 1 && buf[pos] == b'0') {
         return err(ErrorKind::BadLength, pos);
     }
-    match (p + 1).checked_add(len) {
-        Some(end) if end <= buf.len() => Ok((len, p)),
-        _ => err(ErrorKind::BadLength, pos),
+    // `p < buf.len()`, so the subtraction cannot underflow.
+    if len > buf.len() - p - 1 {
+        return err(ErrorKind::BadLength, pos);
+    }
+    Ok((len, p))
+}
+
+/// The first value of `span`, which [`validate`] accepted, and the rest of the span after it.
+///
+/// Nothing is re-checked, but nothing is trusted blindly either: every index is bounds-checked
+/// and an inconsistency yields `None` (never a panic). Containers are skipped by counting
+/// nesting, which is O(number of tokens inside) and much cheaper than validating them again.
+#[inline]
+fn next_validated(span: &[u8]) -> Option<(Value<'_>, &[u8])> {
+    match *span.first()? {
+        b'i' => {
+            let (v, end) = int_validated(span)?;
+            Some((Value::Int(v), span.get(end..)?))
+        }
+        b'l' => {
+            let end = skip_validated(span, 0)?;
+            let body = span.get(1..end - 1)?;
+            Some((Value::List(List { body }), span.get(end..)?))
+        }
+        b'd' => {
+            let end = skip_validated(span, 0)?;
+            let body = span.get(1..end - 1)?;
+            Some((Value::Dict(Dict { body }), span.get(end..)?))
+        }
+        _ => {
+            let (start, end) = string_validated(span, 0)?;
+            Some((Value::Bytes(span.get(start..end)?), span.get(end..)?))
+        }
     }
 }
 
-/// Parses one value at the start of an already validated span without descending into
-/// containers. Containers are located by [`validate`], which is only O(size of the container).
-fn parse_shallow(buf: &[u8]) -> Result<(Value<'_>, usize), Error> {
-    match buf.first() {
-        None => err(ErrorKind::UnexpectedEof, 0),
-        Some(b'i') => {
-            let (v, end) = parse_int(buf, 1, b'e')?;
-            Ok((Value::Int(v), end))
+/// The bytes of the validated string at `pos`: `(start, end)` offsets of its contents.
+#[inline]
+fn string_validated(span: &[u8], pos: usize) -> Option<(usize, usize)> {
+    if let Some((len, colon)) = short_len(span, pos) {
+        let end = colon + 1 + len;
+        return (end <= span.len()).then_some((colon + 1, end));
+    }
+    let mut p = pos;
+    let mut len = 0usize;
+    loop {
+        let c = *span.get(p)?;
+        if c == b':' {
+            break;
         }
-        Some(b'0'..=b'9') => {
-            let (len, colon) = parse_len(buf, 0)?;
-            let end = colon + 1 + len;
-            Ok((Value::Bytes(&buf[colon + 1..end]), end))
+        len = len
+            .wrapping_mul(10)
+            .wrapping_add(usize::from(c.wrapping_sub(b'0')));
+        p += 1;
+    }
+    let start = p + 1;
+    let end = start.checked_add(len)?;
+    (end <= span.len()).then_some((start, end))
+}
+
+/// The validated integer at the start of `span` and the offset past its `e`.
+#[inline]
+fn int_validated(span: &[u8]) -> Option<(i64, usize)> {
+    let neg = span.get(1) == Some(&b'-');
+    let mut p = 1 + usize::from(neg);
+    let mut v: i64 = 0;
+    loop {
+        let c = *span.get(p)?;
+        if c == b'e' {
+            break;
         }
-        Some(&c @ (b'l' | b'd')) => {
-            let end = validate(buf, 0)?;
-            let body = &buf[1..end - 1];
-            let v = if c == b'l' {
-                Value::List(List { body })
-            } else {
-                Value::Dict(Dict { body })
-            };
-            Ok((v, end))
+        // Accumulating negatively reaches i64::MIN without overflow.
+        let d = i64::from(c.wrapping_sub(b'0'));
+        v = v.wrapping_mul(10);
+        v = if neg {
+            v.wrapping_sub(d)
+        } else {
+            v.wrapping_add(d)
+        };
+        p += 1;
+    }
+    Some((v, p + 1))
+}
+
+/// The offset just past the validated container that opens at `pos`.
+fn skip_validated(span: &[u8], pos: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut p = pos;
+    loop {
+        match *span.get(p)? {
+            b'l' | b'd' => {
+                depth += 1;
+                p += 1;
+            }
+            b'e' => {
+                depth = depth.checked_sub(1)?;
+                p += 1;
+                if depth == 0 {
+                    return Some(p);
+                }
+            }
+            b'i' => {
+                let digits = span.get(p + 1..)?;
+                p += 2 + digits.iter().position(|&c| c == b'e')?;
+            }
+            _ => p = string_validated(span, p)?.1,
         }
-        Some(&c) => err(ErrorKind::UnexpectedByte(c), 0),
     }
 }
 
