@@ -24,11 +24,16 @@ pub struct SimConfig {
     /// Call `check_invariants()` on the routing table of every engine right after it handles
     /// an input or a command, and panic (with seed and step) on a violation. Costly.
     pub check_invariants: bool,
-    /// Timer resolution: engine deadlines are rounded up to a multiple of it, and an engine
-    /// that asks to be woken again no later than the instant it was just woken at is woken
-    /// this much later instead (a virtual clock would otherwise never advance). 1 ms, like
+    /// Timer resolution: engine deadlines are rounded up to a multiple of it. 1 ms, like
     /// tokio's timer wheel.
     pub timer_granularity: Duration,
+    /// Ceiling of the back-off for a *spinning* engine: one that, right after
+    /// `handle_timeout(now)`, asks to be woken again at or before `now` (a real driver would
+    /// busy-loop; a virtual clock would never advance). Such an engine is woken again after
+    /// `timer_granularity`, doubling on each consecutive spin up to this ceiling; the streak
+    /// ends as soon as the engine names a future deadline. A correct engine never spins, so
+    /// this never applies; while one does, its timers run at most this late. 64 ms.
+    pub spin_backoff_max: Duration,
     /// Most events kept per node before the oldest are dropped.
     pub events_per_node: usize,
     /// Whether to keep `Event::NodeAdded` (off by default: very frequent, rarely needed).
@@ -51,6 +56,7 @@ impl SimConfig {
             read_only_fraction: 0.0,
             check_invariants: false,
             timer_granularity: Duration::from_millis(1),
+            spin_backoff_max: Duration::from_millis(64),
             events_per_node: 256,
             keep_node_added: false,
             bootstrap_peers: 3,

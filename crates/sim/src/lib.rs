@@ -65,7 +65,7 @@ mod walk;
 pub use clock::Clock;
 pub use config::SimConfig;
 pub use link::{Link, LinkConfig};
-pub use network::{NetStats, Network, PORT, Step, derive_seed, node_addr};
+pub use network::{NetStats, Network, PORT, Step, derive_seed, node_addr, node_index};
 pub use oracle::{Score, k_closest, score};
 pub use queue::{EventQueue, Payload};
 pub use trace::TraceHash;

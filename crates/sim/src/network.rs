@@ -1,6 +1,6 @@
 //! The event loop: N engines on virtual addresses, a virtual clock and a discrete-event queue.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
@@ -27,6 +27,17 @@ pub fn node_addr(i: usize) -> SocketAddr {
     let n = u32::try_from(i + 1).expect("fewer than 2^24 nodes");
     assert!(n < 1 << 24, "fewer than 2^24 nodes");
     SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::from(0x0a00_0000 | n), PORT))
+}
+
+/// The node index behind a virtual address (the inverse of [`node_addr`]).
+pub fn node_index(addr: &SocketAddr) -> Option<usize> {
+    match addr {
+        SocketAddr::V4(a) if a.port() == PORT => {
+            let n = u32::from(*a.ip()).checked_sub(0x0a00_0001)?;
+            (n < (1 << 24) - 1).then_some(n as usize)
+        }
+        _ => None,
+    }
 }
 
 /// SplitMix64: derives independent seeds from the master seed.
@@ -91,7 +102,7 @@ pub struct NetStats {
     pub timers_fired: u64,
     /// Times an engine, right after `handle_timeout(now)`, asked to be woken again at or
     /// before `now`: it had nothing it could do yet but claimed otherwise. A real driver
-    /// would spin; the simulator defers such wake-ups by `timer_granularity`.
+    /// would busy-loop; the simulator backs off (see `SimConfig::spin_backoff_max`).
     pub timer_spins: u64,
     /// Events dropped because a node's event buffer was full.
     pub events_dropped: u64,
@@ -105,6 +116,8 @@ struct Node {
     online: bool,
     /// Virtual time of the node's live timer entry in the queue, if any.
     timer_at: Option<Duration>,
+    /// Consecutive spins (see `NetStats::timer_spins`).
+    spin_streak: u32,
     events: VecDeque<(Duration, Event)>,
 }
 
@@ -117,7 +130,6 @@ pub struct Network {
     link: Link,
     rng: ChaCha8Rng,
     nodes: Vec<Node>,
-    by_addr: HashMap<SocketAddr, usize>,
     trace: TraceHash,
     stats: NetStats,
 }
@@ -133,7 +145,6 @@ impl Network {
             clock,
             queue: EventQueue::new(),
             nodes: Vec::with_capacity(cfg.nodes),
-            by_addr: HashMap::with_capacity(cfg.nodes),
             trace: TraceHash::new(),
             stats: NetStats::default(),
             cfg,
@@ -176,9 +187,9 @@ impl Network {
             addr,
             online: true,
             timer_at: None,
+            spin_streak: 0,
             events: VecDeque::new(),
         });
-        self.by_addr.insert(addr, i);
         self.reschedule(i, false);
         i
     }
@@ -229,7 +240,7 @@ impl Network {
 
     /// The node at `addr`.
     pub fn node_at(&self, addr: &SocketAddr) -> Option<usize> {
-        self.by_addr.get(addr).copied()
+        node_index(addr).filter(|&i| i < self.nodes.len())
     }
 
     /// Whether node `i` is a read-only (BEP-43) node.
@@ -525,7 +536,7 @@ impl Network {
     fn after_input(&mut self, i: usize, woke: bool) {
         let now = self.clock.now();
         while let Some(t) = self.nodes[i].engine.poll_transmit() {
-            let Some(&to) = self.by_addr.get(&t.dst) else {
+            let Some(to) = self.node_at(&t.dst) else {
                 self.stats.dropped_unknown += 1;
                 continue;
             };
@@ -579,9 +590,18 @@ impl Network {
             return;
         };
         let mut at = round_up(self.clock.offset_of(deadline), g).max(now);
-        if woke && at <= now {
-            self.stats.timer_spins += 1;
-            at = now + g.max(Duration::from_nanos(1));
+        if woke {
+            if at <= now {
+                self.stats.timer_spins += 1;
+                let backoff = g
+                    .max(Duration::from_nanos(1))
+                    .saturating_mul(1 << node.spin_streak.min(20))
+                    .min(self.cfg.spin_backoff_max.max(g));
+                node.spin_streak += 1;
+                at = now + backoff;
+            } else {
+                node.spin_streak = 0;
+            }
         }
         if node.timer_at.is_some_and(|t| t <= at) {
             return; // the existing, earlier entry will re-check when it fires
@@ -608,6 +628,12 @@ mod tests {
     fn addresses_are_distinct_private_v4() {
         assert_eq!(node_addr(0), "10.0.0.1:6881".parse().unwrap());
         assert_eq!(node_addr(255), "10.0.1.0:6881".parse().unwrap());
+        for i in [0, 1, 254, 255, 70_000] {
+            assert_eq!(node_index(&node_addr(i)), Some(i));
+        }
+        assert_eq!(node_index(&"10.0.0.0:6881".parse().unwrap()), None);
+        assert_eq!(node_index(&"10.0.0.1:6882".parse().unwrap()), None);
+        assert_eq!(node_index(&"11.0.0.1:6881".parse().unwrap()), None);
         assert_ne!(derive_seed(1, 0), derive_seed(1, 1));
         assert_ne!(derive_seed(1, 0), derive_seed(2, 0));
     }

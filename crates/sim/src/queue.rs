@@ -27,19 +27,15 @@ pub enum Payload {
     },
 }
 
-#[derive(Debug)]
+/// A heap entry: 16 bytes of ordering key plus a slot index, so that sifting moves small
+/// values; payloads stay put in a slab.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Scheduled {
-    at: Duration,
+    at_nanos: u64,
     seq: u64,
-    payload: Payload,
+    slot: u32,
 }
 
-impl PartialEq for Scheduled {
-    fn eq(&self, other: &Self) -> bool {
-        (self.at, self.seq) == (other.at, other.seq)
-    }
-}
-impl Eq for Scheduled {}
 impl PartialOrd for Scheduled {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
@@ -48,7 +44,7 @@ impl PartialOrd for Scheduled {
 impl Ord for Scheduled {
     /// Reversed, so the max-heap pops the earliest `(at, seq)` first.
     fn cmp(&self, other: &Self) -> Ordering {
-        (other.at, other.seq).cmp(&(self.at, self.seq))
+        (other.at_nanos, other.seq).cmp(&(self.at_nanos, self.seq))
     }
 }
 
@@ -56,6 +52,8 @@ impl Ord for Scheduled {
 #[derive(Debug, Default)]
 pub struct EventQueue {
     heap: BinaryHeap<Scheduled>,
+    slab: Vec<Option<Payload>>,
+    free: Vec<u32>,
     seq: u64,
     datagrams: usize,
 }
@@ -66,31 +64,45 @@ impl EventQueue {
         EventQueue::default()
     }
 
-    /// Schedules `payload` at virtual time `at`.
+    /// Schedules `payload` at virtual time `at` (nanosecond resolution, up to ~584 years).
     pub fn push(&mut self, at: Duration, payload: Payload) {
         if matches!(payload, Payload::Datagram { .. }) {
             self.datagrams += 1;
         }
+        let slot = match self.free.pop() {
+            Some(s) => {
+                self.slab[s as usize] = Some(payload);
+                s
+            }
+            None => {
+                self.slab.push(Some(payload));
+                u32::try_from(self.slab.len() - 1).expect("fewer than 2^32 queued events")
+            }
+        };
         self.seq += 1;
         self.heap.push(Scheduled {
-            at,
+            at_nanos: u64::try_from(at.as_nanos()).unwrap_or(u64::MAX),
             seq: self.seq,
-            payload,
+            slot,
         });
     }
 
     /// Removes the earliest entry.
     pub fn pop(&mut self) -> Option<(Duration, Payload)> {
         let s = self.heap.pop()?;
-        if matches!(s.payload, Payload::Datagram { .. }) {
+        let payload = self.slab[s.slot as usize]
+            .take()
+            .expect("scheduled slot is full");
+        self.free.push(s.slot);
+        if matches!(payload, Payload::Datagram { .. }) {
             self.datagrams -= 1;
         }
-        Some((s.at, s.payload))
+        Some((Duration::from_nanos(s.at_nanos), payload))
     }
 
     /// Time of the earliest entry.
     pub fn peek_time(&self) -> Option<Duration> {
-        self.heap.peek().map(|s| s.at)
+        self.heap.peek().map(|s| Duration::from_nanos(s.at_nanos))
     }
 
     /// Entries queued (datagrams and timers, including superseded timers).

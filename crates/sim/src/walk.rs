@@ -140,7 +140,9 @@ impl Bep51Walk {
         let now = net.now();
         for (_, e) in net.take_events(self.crawler) {
             match e {
-                Event::Reply { query, from, reply } => {
+                Event::Reply {
+                    query, from, reply, ..
+                } => {
                     if self.in_flight.remove(&query).is_none() {
                         continue;
                     }

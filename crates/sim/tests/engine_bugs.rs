@@ -96,3 +96,51 @@ fn poll_timeout_spins_on_slow_lookup_query() {
         now - next
     );
 }
+
+/// Bug 3: a node whose bootstrap lookup got no answer never bootstraps again while its table
+/// holds at least one contact.
+///
+/// `Engine::maintenance` (crates/dht/src/engine.rs, "An empty table with nothing running: go
+/// back to the routers") re-bootstraps only when `table.is_empty()`. If every bootstrap query
+/// was lost but one node happened to query us meanwhile (it pings us after our query reached
+/// it; we ping back and insert it), the table holds that one contact, the bootstrap lookup
+/// ends with `responses: 0`, and nothing ever widens the table again until the bucket refresh
+/// 15 minutes later. With 10% loss, about 0.19^3 = 0.7% of nodes joining through three
+/// routers end up like this (seen in `lossy_network`: a node with a 1-entry table whose
+/// lookup returned nothing).
+///
+/// Fix: in `maintenance`, also re-bootstrap (from the remembered routers plus the table's
+/// contacts, which `bootstrap` already merges) while `table.len() < k` and no bootstrap is
+/// running, with a backoff (e.g. doubling from `maintenance_interval` up to
+/// `bucket_refresh`) so that a genuinely tiny network is not hammered.
+#[test]
+#[ignore = "dht bug: a failed bootstrap is not retried once the table has one contact"]
+fn failed_bootstrap_is_retried_when_table_is_nearly_empty() {
+    let seed = 13;
+    let mut net = Network::new(SimConfig::new(30, seed));
+    net.bootstrap_all();
+    net.run_for(Duration::from_secs(20));
+    let (router, helper) = (3, 7);
+    let newcomer = net.add_node(false);
+    // The router is unreachable while the newcomer bootstraps from it...
+    net.set_online(router, false);
+    net.bootstrap_node(newcomer, &[router]);
+    // ...but one node happens to reach the newcomer, which pings it back and keeps it.
+    let a = net.addr(newcomer);
+    net.command(helper, |e, now| e.ping(now, a)).unwrap();
+    net.run_for(Duration::from_secs(6));
+    net.set_online(router, true);
+    assert_eq!(net.engine(newcomer).routing_table().len(), 1, "seed {seed}");
+    assert_eq!(
+        net.engine(newcomer).active_lookups(),
+        0,
+        "seed {seed}: bootstrap over"
+    );
+    // A minute later the newcomer should know more than one of the 30 nodes.
+    net.run_for(Duration::from_secs(60));
+    let len = net.engine(newcomer).routing_table().len();
+    assert!(
+        len >= 10,
+        "seed {seed}: newcomer still knows only {len} node(s) after a minute"
+    );
+}

@@ -35,10 +35,15 @@ pub fn bootstrapped(cfg: SimConfig, settle: Duration) -> Network {
 /// Runs `count` `find_node` lookups for random targets from random full nodes, all at once,
 /// and returns each (origin, result, score). Panics (with the seed) if one does not finish.
 pub fn lookups(net: &mut Network, count: usize) -> Vec<(usize, LookupResult, Score)> {
+    let origins: Vec<usize> = (0..count).map(|_| net.random_full_node()).collect();
+    lookups_from(net, &origins)
+}
+
+/// One `find_node` lookup for a random target from each of `origins`, all at once.
+pub fn lookups_from(net: &mut Network, origins: &[usize]) -> Vec<(usize, LookupResult, Score)> {
     let seed = net.config().seed;
     let mut pending = Vec::new();
-    for _ in 0..count {
-        let from = net.random_full_node();
+    for &from in origins {
         let target = net.random_id();
         let id = net
             .command(from, |e, now| e.find_node(now, target))
