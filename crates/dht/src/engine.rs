@@ -85,6 +85,8 @@ pub struct Engine {
     to_ping: VecDeque<SocketAddr>,
     to_ping_set: BTreeSet<SocketAddr>,
     refreshing: BTreeSet<usize>,
+    /// When queued queries or pings can next get budget.
+    retry_at: Option<Instant>,
     buf: Vec<u8>,
 }
 
@@ -132,6 +134,7 @@ impl Engine {
             to_ping: VecDeque::new(),
             to_ping_set: BTreeSet::new(),
             refreshing: BTreeSet::new(),
+            retry_at: None,
             buf: Vec::with_capacity(1500),
         }
     }
@@ -183,6 +186,11 @@ impl Engine {
         self.pending.len()
     }
 
+    /// Number of infohashes in the peer store.
+    pub fn stored_infohash_count(&self) -> usize {
+        self.store.len()
+    }
+
     /// Infohashes in the peer store.
     pub fn stored_infohashes(&self) -> impl Iterator<Item = &Id20> {
         self.store.infohashes()
@@ -217,13 +225,7 @@ impl Engine {
             min(l.next_slow(self.cfg.lookup_slow_after));
         }
         if !self.pending.is_empty() || !self.to_ping.is_empty() {
-            let mut when = self.out_global.next_ready();
-            if let Some(p) = self.pending.front()
-                && let Some(ip_ready) = self.out_ip.next_ready(p.dst.ip())
-            {
-                when = when.max(ip_ready);
-            }
-            min(Some(when));
+            min(self.retry_at);
         }
         t
     }
@@ -509,10 +511,13 @@ impl Engine {
             }
             Purpose::Direct(q) => {
                 let reply = owned_reply(msg, r, family_v6);
+                // Time from when the query left (after any budget wait) to its answer.
+                let rtt = now.saturating_duration_since(txn.sent);
                 self.push_event(Event::Reply {
                     query: q,
                     from,
                     reply,
+                    rtt,
                 });
             }
             Purpose::Maintenance => {}
@@ -586,15 +591,16 @@ impl Engine {
         let kind = l.kind;
         let target = l.target;
         for q in next {
-            let (addr, seed) = match q {
-                NextQuery::Seed(a) => (a, true),
-                NextQuery::Node(n) => (n.addr, false),
+            let (addr, seed, scrape_phase) = match q {
+                NextQuery::Seed(a) => (a, true, false),
+                NextQuery::Node(n) => (n.addr, false, false),
+                NextQuery::Scrape(n) => (n.addr, false, true),
             };
             let out = match kind {
                 LookupKind::FindNode => Outgoing::FindNode(target),
-                LookupKind::GetPeers { scrape } => Outgoing::GetPeers {
+                LookupKind::GetPeers { .. } => Outgoing::GetPeers {
                     info_hash: target,
-                    scrape,
+                    scrape: scrape_phase,
                 },
             };
             if !self.query(now, addr, out, Purpose::Lookup { lookup: id, seed })
@@ -620,6 +626,11 @@ impl Engine {
             }
             if self.bootstrap_lookup == Some(id) {
                 self.bootstrap_lookup = None;
+                // Kademlia join: the lookup for our own id filled the near buckets; refresh
+                // every bucket now instead of in 15 minutes, so the table spans the whole
+                // keyspace right away (in a small network this is what finds the far nodes).
+                let far: Vec<usize> = (0..self.table.buckets().len()).collect();
+                self.refresh_buckets(now, &far);
             }
             self.push_event(Event::LookupDone(result));
         }
@@ -658,10 +669,23 @@ impl Engine {
         self.out_global.try_take(now)
     }
 
+    /// Sends what the budgets allow of the queued queries, then maintenance pings with what is
+    /// left. Queries whose destination has no budget yet rotate to the back, so one slow IP
+    /// does not hold up the others. Remembers when to try again for `poll_timeout`.
     fn flush_pending(&mut self, now: Instant) {
-        let n = self.pending.len();
-        for _ in 0..n {
-            if self.txns.len() >= self.cfg.max_transactions || !self.out_global.ready(now) {
+        let mut retry: Option<Instant> = None;
+        let mut later = |t: Option<Instant>| {
+            if let Some(t) = t {
+                retry = Some(retry.map_or(t, |r| r.min(t)));
+            }
+        };
+        for _ in 0..self.pending.len() {
+            // A full transaction table frees up on a reply or a deadline: both wake us anyway.
+            if self.txns.len() >= self.cfg.max_transactions {
+                break;
+            }
+            if !self.out_global.ready(now) {
+                later(Some(self.out_global.next_ready()));
                 break;
             }
             let Some(p) = self.pending.pop_front() else {
@@ -670,23 +694,33 @@ impl Engine {
             if self.take_budget(now, p.dst.ip()) {
                 self.send_query(now, p.dst, p.out, p.purpose);
             } else {
+                later(self.out_ip.next_ready(p.dst.ip()));
                 self.pending.push_back(p);
             }
         }
         // Maintenance pings use leftover budget only.
-        while self.pending.is_empty() && self.txns.len() < self.cfg.max_transactions / 2 {
-            let Some(addr) = self.to_ping.front().copied() else {
-                break;
-            };
-            if !self.out_global.ready(now) || !self.out_ip.ready(addr.ip(), now) {
-                break;
-            }
-            self.to_ping.pop_front();
-            self.to_ping_set.remove(&addr);
-            if self.take_budget(now, addr.ip()) {
-                self.send_query(now, addr, Outgoing::Ping, Purpose::Maintenance);
+        if self.pending.is_empty() {
+            for _ in 0..self.to_ping.len() {
+                if self.txns.len() >= self.cfg.max_transactions / 2 {
+                    break;
+                }
+                if !self.out_global.ready(now) {
+                    later(Some(self.out_global.next_ready()));
+                    break;
+                }
+                let Some(addr) = self.to_ping.pop_front() else {
+                    break;
+                };
+                if self.take_budget(now, addr.ip()) {
+                    self.to_ping_set.remove(&addr);
+                    self.send_query(now, addr, Outgoing::Ping, Purpose::Maintenance);
+                } else {
+                    later(self.out_ip.next_ready(addr.ip()));
+                    self.to_ping.push_back(addr);
+                }
             }
         }
+        self.retry_at = retry;
     }
 
     fn send_query(&mut self, now: Instant, dst: SocketAddr, out: Outgoing, purpose: Purpose) {
@@ -764,10 +798,24 @@ impl Engine {
         });
     }
 
+    /// Queues an event. When the queue is full the oldest *informational* event (node added,
+    /// samples, announce) makes room; completions (replies, failures, finished lookups) are
+    /// never dropped, and their number is already bounded by the transaction and lookup caps.
     pub(crate) fn push_event(&mut self, e: Event) {
         if self.events.len() >= self.cfg.max_events {
-            self.events.pop_front();
-            self.stats.events_dropped += 1;
+            let droppable = |e: &Event| {
+                matches!(
+                    e,
+                    Event::NodeAdded(_) | Event::Samples { .. } | Event::Announced { .. }
+                )
+            };
+            if let Some(i) = self.events.iter().position(droppable) {
+                self.events.remove(i);
+                self.stats.events_dropped += 1;
+            } else if droppable(&e) {
+                self.stats.events_dropped += 1;
+                return;
+            }
         }
         self.events.push_back(e);
     }
@@ -784,26 +832,35 @@ impl Engine {
         }
         // Refresh stale buckets, a few at a time, leaving room for the application's lookups.
         if !self.table.is_empty() {
-            for bi in self.table.due_refreshes(now).into_iter().take(2) {
-                if self.refreshing.contains(&bi) || self.lookups.len() * 2 >= self.cfg.max_lookups {
-                    continue;
-                }
-                let target = self.table.random_id_in_bucket(bi, &mut self.rng);
-                if let Ok(id) = self.find_node(now, target) {
-                    if let Some(l) = self.lookups.get_mut(&id) {
-                        l.refresh_bucket = Some(bi);
-                        self.refreshing.insert(bi);
-                    } else {
-                        // Finished at once (nothing to ask): treat as a silent segment.
-                        self.table.refreshed(bi, false, now);
-                    }
-                }
-            }
+            let due: Vec<usize> = self.table.due_refreshes(now).into_iter().take(2).collect();
+            self.refresh_buckets(now, &due);
         }
         // Check on questionable nodes so bad ones make way for their replacements.
         for (_, addr) in self.table.questionable(now, 4) {
             if !self.txns.to_addr(&addr) {
                 self.enqueue_ping(addr);
+            }
+        }
+    }
+}
+
+impl Engine {
+    /// Starts a `find_node` lookup for a random id in each of `buckets`, leaving at least half
+    /// of the lookup slots to the application.
+    fn refresh_buckets(&mut self, now: Instant, buckets: &[usize]) {
+        for &bi in buckets {
+            if self.refreshing.contains(&bi) || self.lookups.len() * 2 >= self.cfg.max_lookups {
+                continue;
+            }
+            let target = self.table.random_id_in_bucket(bi, &mut self.rng);
+            if let Ok(id) = self.find_node(now, target) {
+                if let Some(l) = self.lookups.get_mut(&id) {
+                    l.refresh_bucket = Some(bi);
+                    self.refreshing.insert(bi);
+                } else {
+                    // Finished at once (nothing to ask): treat as a silent segment.
+                    self.table.refreshed(bi, false, now);
+                }
             }
         }
     }

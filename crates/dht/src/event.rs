@@ -96,6 +96,8 @@ pub enum Event {
         from: SocketAddr,
         /// The answer.
         reply: Reply,
+        /// Time from sending the query (after any budget wait) to the answer.
+        rtt: std::time::Duration,
     },
     /// A direct query failed.
     QueryFailed {

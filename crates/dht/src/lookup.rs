@@ -29,12 +29,28 @@ enum CandState {
     Failed,
 }
 
+/// BEP-33 follow-up of a candidate that already answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scrape {
+    NotAsked,
+    Asked { sent: Instant },
+    Done,
+}
+
 #[derive(Debug, Clone)]
 struct Candidate {
     info: NodeInfo,
     dist: Id20,
     state: CandState,
+    scrape: Scrape,
 }
+
+/// How many of the closest answering nodes a scraping lookup asks for BEP-33 filters.
+///
+/// Scrapes go out only after the lookup has converged, in a second phase, because libtorrent
+/// (like the BEP allows) answers a `scrape=1` query with the bloom filters *instead of*
+/// `values`: asking for both at once would lose the peers.
+pub const SCRAPE_NODES: usize = 8;
 
 /// One lookup in progress.
 #[derive(Debug)]
@@ -130,6 +146,7 @@ impl Lookup {
                 info: n,
                 dist,
                 state: CandState::Fresh,
+                scrape: Scrape::NotAsked,
             },
         );
     }
@@ -183,16 +200,40 @@ impl Lookup {
             out.push(NextQuery::Node(self.candidates[i].info));
             active += 1;
         }
+        // Second phase: once converged, ask the closest responders for BEP-33 filters.
+        if self.wants_scrape() && self.converged(k) {
+            for c in self
+                .candidates
+                .iter_mut()
+                .filter(|c| matches!(c.state, CandState::Responded { .. }))
+                .take(SCRAPE_NODES)
+            {
+                if active >= alpha {
+                    break;
+                }
+                if c.scrape == Scrape::NotAsked {
+                    c.scrape = Scrape::Asked { sent: now };
+                    out.push(NextQuery::Scrape(c.info));
+                    active += 1;
+                }
+            }
+        }
         self.queries += out.len() as u32;
         out
+    }
+
+    fn wants_scrape(&self) -> bool {
+        matches!(self.kind, LookupKind::GetPeers { scrape: true })
     }
 
     /// When the earliest active query turns slow (so another may be sent).
     pub fn next_slow(&self, slow_after: Duration) -> Option<Instant> {
         self.candidates
             .iter()
-            .filter_map(|c| match c.state {
-                CandState::InFlight { sent } => Some(sent + slow_after),
+            .filter_map(|c| match (c.state.clone(), c.scrape) {
+                (CandState::InFlight { sent }, _) | (_, Scrape::Asked { sent }) => {
+                    Some(sent + slow_after)
+                }
                 _ => None,
             })
             .min()
@@ -223,7 +264,12 @@ impl Lookup {
         }
         let token = token.map(<[u8]>::to_vec);
         if let Some(c) = self.find(&from) {
-            if c.info.id == id {
+            if let Scrape::Asked { .. } = c.scrape {
+                c.scrape = Scrape::Done;
+                if token.is_some() {
+                    c.state = CandState::Responded { token };
+                }
+            } else if c.info.id == id {
                 c.state = CandState::Responded { token };
             } else {
                 // It answered under another id than we were told: it is not the node we
@@ -259,13 +305,18 @@ impl Lookup {
             return;
         }
         if let Some(c) = self.find(from) {
-            c.state = CandState::Failed;
+            if let Scrape::Asked { .. } = c.scrape {
+                // Only the scrape follow-up failed; the node's first answer still counts.
+                c.scrape = Scrape::Done;
+            } else {
+                c.state = CandState::Failed;
+            }
         }
     }
 
-    /// Whether the lookup has converged: nothing in flight, nothing fresh within the K
+    /// Whether the node search has converged: nothing in flight, nothing fresh within the K
     /// closest live candidates.
-    pub fn is_done(&self, k: usize) -> bool {
+    fn converged(&self, k: usize) -> bool {
         if self.seeds_in_flight > 0 || !self.seeds.is_empty() {
             return false;
         }
@@ -282,6 +333,19 @@ impl Lookup {
         }
         // Slow queries outside the window may still be running; they do not matter.
         true
+    }
+
+    /// Whether the lookup is finished: converged, and for a scraping lookup the closest
+    /// responders have answered (or failed) the scrape.
+    pub fn is_done(&self, k: usize) -> bool {
+        self.converged(k)
+            && (!self.wants_scrape()
+                || self
+                    .candidates
+                    .iter()
+                    .filter(|c| matches!(c.state, CandState::Responded { .. }))
+                    .take(SCRAPE_NODES)
+                    .all(|c| c.scrape == Scrape::Done))
     }
 
     /// The result so far.
@@ -315,6 +379,8 @@ pub enum NextQuery {
     Seed(SocketAddr),
     /// A ranked candidate.
     Node(NodeInfo),
+    /// A candidate that answered, asked again for BEP-33 filters.
+    Scrape(NodeInfo),
 }
 
 #[cfg(test)]
@@ -367,6 +433,50 @@ mod tests {
             r.closest.iter().map(|c| c.0).collect::<Vec<_>>(),
             (1..=4).map(node).collect::<Vec<_>>()
         );
+    }
+
+    #[test]
+    fn scrape_is_a_second_phase_on_the_closest_responders() {
+        let now = Instant::now();
+        let slow = Duration::from_secs(1);
+        let known: Vec<_> = (1..=3).map(node).collect();
+        let kind = LookupKind::GetPeers { scrape: true };
+        let mut l = Lookup::new(LookupId(1), Id20::ZERO, kind, &known, &[], 100, 10);
+        let q = l.next_queries(now, 8, 3, slow);
+        assert!(
+            q.iter().all(|q| matches!(q, NextQuery::Node(_))),
+            "phase one asks for peers: {q:?}"
+        );
+        for b in 1..=3 {
+            l.on_response(node(b).addr, false, &Response::new(node(b).id), &[]);
+        }
+        assert!(
+            !l.is_done(8),
+            "converged, but scrapes are still to be asked"
+        );
+        let q = l.next_queries(now, 8, 3, slow);
+        assert_eq!(
+            q,
+            (1..=3)
+                .map(|b| NextQuery::Scrape(node(b)))
+                .collect::<Vec<_>>()
+        );
+        let mut bf = Response::new(node(1).id);
+        let filter = [0xffu8; 256];
+        bf.bf_seeds = Some(&filter);
+        bf.bf_peers = Some(&filter);
+        l.on_response(node(1).addr, false, &bf, &[]);
+        l.on_failure(&node(2).addr, false);
+        assert!(!l.is_done(8));
+        l.on_response(node(3).addr, false, &Response::new(node(3).id), &[]);
+        assert!(l.is_done(8));
+        let r = l.result(8);
+        assert_eq!(
+            r.closest.len(),
+            3,
+            "a failed scrape does not undo the first answer"
+        );
+        assert!(r.scrape_seeds.unwrap() > 1000.0);
     }
 
     #[test]

@@ -42,7 +42,6 @@ pub(crate) fn bind_socket(
 
 #[derive(Debug)]
 struct QueryWaiter {
-    since: Instant,
     reply: oneshot::Sender<Result<Response, Error>>,
 }
 
@@ -203,13 +202,18 @@ impl Driver {
     }
 
     fn dispatch(&mut self, event: Event) {
-        let now = Instant::now();
         match &event {
-            Event::Reply { query, from, reply } => {
+            Event::Reply {
+                query,
+                from,
+                reply,
+                rtt,
+            } => {
                 if let Some(w) = self.queries.remove(query) {
+                    // The engine's rtt starts when the query left (after any budget wait).
                     let r = Response {
                         from: *from,
-                        rtt: now.saturating_duration_since(w.since),
+                        rtt: *rtt,
                         reply: reply.clone(),
                     };
                     let _ = w.reply.send(Ok(r));
@@ -283,7 +287,7 @@ impl Driver {
                 };
                 match started {
                     Ok(q) => {
-                        let w = QueryWaiter { since: now, reply };
+                        let w = QueryWaiter { reply };
                         self.queries.insert(q, w);
                     }
                     Err(busy) => {
@@ -371,7 +375,7 @@ impl Driver {
             in_flight: e.in_flight(),
             queued: e.queued(),
             active_lookups: e.active_lookups(),
-            stored_infohashes: e.stored_infohashes().count(),
+            stored_infohashes: e.stored_infohash_count(),
             uptime: now.saturating_duration_since(self.started),
             engine: e.stats().clone(),
             driver,
