@@ -87,6 +87,9 @@ pub struct Engine {
     refreshing: BTreeSet<usize>,
     /// When queued queries or pings can next get budget.
     retry_at: Option<Instant>,
+    /// Earliest time for the next automatic re-bootstrap, and the current backoff.
+    next_bootstrap: Instant,
+    bootstrap_backoff: std::time::Duration,
     buf: Vec<u8>,
 }
 
@@ -116,6 +119,7 @@ impl Engine {
             in_ip: IpRateLimiter::new(cfg.per_ip_answer_rate, cfg.max_tracked_ips, hseed ^ 0x5555),
             vote: IpVote::new(cfg.external_ip_votes, 64),
             next_maintenance: now + cfg.maintenance_interval,
+            bootstrap_backoff: cfg.maintenance_interval,
             cfg,
             rng,
             local,
@@ -135,6 +139,7 @@ impl Engine {
             to_ping_set: BTreeSet::new(),
             refreshing: BTreeSet::new(),
             retry_at: None,
+            next_bootstrap: now,
             buf: Vec::with_capacity(1500),
         }
     }
@@ -617,10 +622,12 @@ impl Engine {
             self.stats.lookups_done += 1;
             let result = l.result(k);
             if let Some(bi) = l.refresh_bucket {
-                let answered = result
-                    .closest
-                    .iter()
-                    .any(|(n, _)| self.table.bucket_index(&n.id) == bi);
+                // Nobody to ask is no evidence of a silent segment; only unanswered queries are.
+                let answered = result.queries == 0
+                    || result
+                        .closest
+                        .iter()
+                        .any(|(n, _)| self.table.bucket_index(&n.id) == bi);
                 self.table.refreshed(bi, answered, now);
                 self.refreshing.remove(&bi);
             }
@@ -826,8 +833,17 @@ impl Engine {
         self.store.expire(now);
         self.in_ip.sweep(now);
         self.out_ip.sweep(now);
-        // An empty table with nothing running: go back to the routers.
-        if self.table.is_empty() && self.bootstrap_lookup.is_none() && !self.routers.is_empty() {
+        // A table with fewer than K contacts and no bootstrap running: go back to the routers
+        // (plus whatever we know), backing off from the maintenance interval up to the
+        // bucket-refresh interval so a genuinely tiny network is not hammered.
+        if self.table.len() >= self.cfg.k {
+            self.bootstrap_backoff = self.cfg.maintenance_interval;
+        } else if self.bootstrap_lookup.is_none()
+            && !self.routers.is_empty()
+            && now >= self.next_bootstrap
+        {
+            self.next_bootstrap = now + self.bootstrap_backoff;
+            self.bootstrap_backoff = (self.bootstrap_backoff * 2).min(self.cfg.bucket_refresh);
             let _ = self.bootstrap(now, &[]);
         }
         // Refresh stale buckets, a few at a time, leaving room for the application's lookups.
@@ -858,8 +874,8 @@ impl Engine {
                     l.refresh_bucket = Some(bi);
                     self.refreshing.insert(bi);
                 } else {
-                    // Finished at once (nothing to ask): treat as a silent segment.
-                    self.table.refreshed(bi, false, now);
+                    // Finished at once: nobody to ask is not a silent segment, no backoff.
+                    self.table.refreshed(bi, true, now);
                 }
             }
         }

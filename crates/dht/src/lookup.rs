@@ -73,6 +73,9 @@ pub struct Lookup {
     max_peers: usize,
     pub(crate) queries: u32,
     pub(crate) responses: u32,
+    /// The `now` of the last [`Lookup::next_queries`]: queries that were already slow then
+    /// have been acted upon and no longer need a wake-up.
+    last_step: Option<Instant>,
 }
 
 impl Lookup {
@@ -103,6 +106,7 @@ impl Lookup {
             max_peers,
             queries: 0,
             responses: 0,
+            last_step: None,
         };
         for n in known {
             l.add_candidate(*n);
@@ -171,6 +175,7 @@ impl Lookup {
         alpha: usize,
         slow_after: Duration,
     ) -> Vec<NextQuery> {
+        self.last_step = Some(now);
         let mut out = Vec::new();
         let mut active = self.active(now, slow_after);
         while active < alpha {
@@ -226,16 +231,19 @@ impl Lookup {
         matches!(self.kind, LookupKind::GetPeers { scrape: true })
     }
 
-    /// When the earliest active query turns slow (so another may be sent).
+    /// When the earliest active query turns slow (so another may be sent). Queries that had
+    /// already turned slow at the last step are not counted: their slot was reused then, and
+    /// their timeout is the transaction's deadline.
     pub fn next_slow(&self, slow_after: Duration) -> Option<Instant> {
         self.candidates
             .iter()
-            .filter_map(|c| match (c.state.clone(), c.scrape) {
+            .filter_map(|c| match (&c.state, &c.scrape) {
                 (CandState::InFlight { sent }, _) | (_, Scrape::Asked { sent }) => {
-                    Some(sent + slow_after)
+                    Some(*sent + slow_after)
                 }
                 _ => None,
             })
+            .filter(|t| self.last_step.is_none_or(|last| *t > last))
             .min()
     }
 
