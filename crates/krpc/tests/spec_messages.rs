@@ -11,8 +11,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use krpc::{
-    DecodeError, ErrorReply, Id20, Kind, Message, Method, NodeInfo, Nodes, Peers, Query,
-    Response, Samples, Want,
+    DecodeError, ErrorReply, Id20, Kind, Message, Method, NodeInfo, Nodes, Peers, Query, Response,
+    Samples, Want,
 };
 use vectors::*;
 
@@ -28,11 +28,7 @@ fn roundtrip(bytes: &[u8]) -> Message<'_> {
         .unwrap_or_else(|e| panic!("decode failed: {e:?} on {}", show(bytes)));
     let mut out = Vec::new();
     m.encode(&mut out).unwrap();
-    assert_eq!(
-        show(&out),
-        show(bytes),
-        "re-encoding is not byte-identical"
-    );
+    assert_eq!(show(&out), show(bytes), "re-encoding is not byte-identical");
     m
 }
 
@@ -144,9 +140,7 @@ fn bep5_find_node_query() {
             }
         }
     );
-    assert!(
-        matches!(query(&m).method, Method::FindNode { want, .. } if want.is_unspecified())
-    );
+    assert!(matches!(query(&m).method, Method::FindNode { want, .. } if want.is_unspecified()));
 }
 
 #[test]
@@ -294,14 +288,22 @@ fn bep5_implied_port_forms() {
     let m = Message::decode(bytes).unwrap();
     assert!(matches!(
         query(&m).method,
-        Method::AnnouncePeer { port: 0, implied_port: true, .. }
+        Method::AnnouncePeer {
+            port: 0,
+            implied_port: true,
+            ..
+        }
     ));
     // implied_port=0 is the same as absent; the port is then required.
     let bytes = b"d1:ad2:id20:abcdefghij012345678912:implied_porti0e9:info_hash20:mnopqrstuvwxyz1234564:porti6881e5:token8:aoeusnthe1:q13:announce_peer1:t2:aa1:y1:qe";
     let m = Message::decode(bytes).unwrap();
     assert!(matches!(
         query(&m).method,
-        Method::AnnouncePeer { port: 6881, implied_port: false, .. }
+        Method::AnnouncePeer {
+            port: 6881,
+            implied_port: false,
+            ..
+        }
     ));
     let bytes = b"d1:ad2:id20:abcdefghij01234567899:info_hash20:mnopqrstuvwxyz1234565:token8:aoeusnthe1:q13:announce_peer1:t2:aa1:y1:qe";
     assert_eq!(decode_err(bytes), DecodeError::Missing("port"));
@@ -466,8 +468,20 @@ fn bep32_want() {
     );
     // Only n6; unknown families are ignored; an empty list is "unspecified".
     for (want, expect) in [
-        (&b"l2:n6e"[..], Want { v4: false, v6: true }),
-        (b"l2:n42:n9e", Want { v4: true, v6: false }),
+        (
+            &b"l2:n6e"[..],
+            Want {
+                v4: false,
+                v6: true,
+            },
+        ),
+        (
+            b"l2:n42:n9e",
+            Want {
+                v4: true,
+                v6: false,
+            },
+        ),
         (b"le", Want::default()),
     ] {
         let bytes = cat(&[
@@ -734,7 +748,12 @@ fn id_of_19_bytes() {
 
 #[test]
 fn bloom_filters_of_wrong_size() {
-    for (key, len) in [("BFsd", 255usize), ("BFsd", 257), ("BFpe", 255), ("BFpe", 0)] {
+    for (key, len) in [
+        ("BFsd", 255usize),
+        ("BFsd", 257),
+        ("BFpe", 255),
+        ("BFpe", 0),
+    ] {
         let bytes = cat(&[
             b"d1:rd4:",
             key.as_bytes(),
@@ -781,10 +800,7 @@ fn missing_keys() {
             b"d1:ad2:id20:abcdefghij0123456789e1:q4:ping1:t2:aae",
             DecodeError::Missing("y"),
         ),
-        (
-            b"d1:q4:ping1:t2:aa1:y1:qe",
-            DecodeError::Missing("a"),
-        ),
+        (b"d1:q4:ping1:t2:aa1:y1:qe", DecodeError::Missing("a")),
         (
             b"d1:ad2:id20:abcdefghij0123456789e1:t2:aa1:y1:qe",
             DecodeError::Missing("q"),
@@ -827,14 +843,8 @@ fn unknown_message_type() {
         decode_err(b"d1:ad2:id20:abcdefghij0123456789e1:q4:ping1:t2:aa1:y1:xe"),
         DecodeError::UnknownType
     );
-    assert_eq!(
-        decode_err(b"d1:t2:aa1:y0:e"),
-        DecodeError::UnknownType
-    );
-    assert_eq!(
-        decode_err(b"d1:t2:aa1:yi1ee"),
-        DecodeError::WrongType("y")
-    );
+    assert_eq!(decode_err(b"d1:t2:aa1:y0:e"), DecodeError::UnknownType);
+    assert_eq!(decode_err(b"d1:t2:aa1:yi1ee"), DecodeError::WrongType("y"));
 }
 
 #[test]
@@ -843,7 +853,10 @@ fn wrong_types_and_shapes() {
         (b"le", DecodeError::NotADict),
         (b"4:spam", DecodeError::NotADict),
         (b"d1:ti1e1:y1:re", DecodeError::WrongType("t")),
-        (b"d1:a4:ping1:q4:ping1:t2:aa1:y1:qe", DecodeError::WrongType("a")),
+        (
+            b"d1:a4:ping1:q4:ping1:t2:aa1:y1:qe",
+            DecodeError::WrongType("a"),
+        ),
         (b"d1:rle1:t2:aa1:y1:re", DecodeError::WrongType("r")),
         (b"d1:e3:bad1:t2:aa1:y1:ee", DecodeError::WrongType("e")),
         (b"d1:el3:bade1:t2:aa1:y1:ee", DecodeError::WrongType("e")),
@@ -1012,7 +1025,18 @@ fn byte_mutations_never_panic() {
     // Every position, a handful of structurally interesting replacement bytes.
     for (name, bytes) in vectors::all() {
         for pos in 0..bytes.len() {
-            for x in [0u8, b'e', b'd', b'l', b'i', b':', b'0', b'9', b'-', bytes[pos] ^ 0xff] {
+            for x in [
+                0u8,
+                b'e',
+                b'd',
+                b'l',
+                b'i',
+                b':',
+                b'0',
+                b'9',
+                b'-',
+                bytes[pos] ^ 0xff,
+            ] {
                 let mut m = bytes.clone();
                 m[pos] = x;
                 let r = catch_unwind(|| {
@@ -1240,8 +1264,8 @@ fn check_one(seed: u64) {
 
     let mut first = Vec::new();
     m.encode(&mut first).unwrap();
-    let d = Message::decode(&first)
-        .unwrap_or_else(|e| panic!("decode of encoded {m:?} failed: {e:?}"));
+    let d =
+        Message::decode(&first).unwrap_or_else(|e| panic!("decode of encoded {m:?} failed: {e:?}"));
     let mut second = Vec::new();
     d.encode(&mut second).unwrap();
     assert_eq!(show(&first), show(&second), "encode→decode→encode differs");
@@ -1288,7 +1312,9 @@ fn property_encode_decode_encode_is_identical() {
     for i in 0..cases {
         let seed = base.wrapping_add(i);
         if catch_unwind(AssertUnwindSafe(|| check_one(seed))).is_err() {
-            panic!("property failed for seed {seed} (rerun: KRPC_PROP_SEED={seed} KRPC_PROP_CASES=1)");
+            panic!(
+                "property failed for seed {seed} (rerun: KRPC_PROP_SEED={seed} KRPC_PROP_CASES=1)"
+            );
         }
     }
 }

@@ -252,7 +252,9 @@ pub fn bep42_ip_v4_response() -> Vec<u8> {
 pub fn bep42_ip_v6_response() -> Vec<u8> {
     cat(&[
         b"d2:ip18:",
-        &[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 0x1a, 0xe1],
+        &[
+            0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 0x1a, 0xe1,
+        ],
         b"1:rd2:id20:mnopqrstuvwxyz123456e1:t2:aa1:y1:re",
     ])
 }
@@ -280,7 +282,9 @@ pub fn bep32_find_node_response_nodes6() -> Vec<u8> {
 pub fn bep32_get_peers_response_values6() -> Vec<u8> {
     cat(&[
         b"d1:rd2:id20:abcdefghij01234567895:token8:aoeusnth6:valuesl6:axje.u18:",
-        &[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9, 0x1a, 0xe1],
+        &[
+            0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9, 0x1a, 0xe1,
+        ],
         b"ee1:t2:aa1:y1:re",
     ])
 }
