@@ -474,7 +474,7 @@ fn parse_len(buf: &[u8], pos: usize) -> Result<(usize, usize), Error> {
 /// Nothing is re-checked, but nothing is trusted blindly either: every index is bounds-checked
 /// and an inconsistency yields `None` (never a panic). Containers are skipped by counting
 /// nesting, which is O(number of tokens inside) and much cheaper than validating them again.
-#[inline]
+#[inline(always)]
 fn next_validated(span: &[u8]) -> Option<(Value<'_>, &[u8])> {
     match *span.first()? {
         b'i' => {

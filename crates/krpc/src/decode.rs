@@ -153,6 +153,7 @@ impl<'a> Message<'a> {
     }
 }
 
+#[inline(always)]
 fn decode_query<'a>(name: &'a [u8], args: Dict<'a>) -> Result<Query<'a>, DecodeError> {
     let mut id = None;
     let mut target = None;
@@ -235,6 +236,7 @@ fn decode_query<'a>(name: &'a [u8], args: Dict<'a>) -> Result<Query<'a>, DecodeE
     Ok(Query { id, method })
 }
 
+#[inline(always)]
 fn decode_response(r: Dict<'_>) -> Result<Response<'_>, DecodeError> {
     let mut id = None;
     let mut resp = Response::new(Id20::ZERO);
