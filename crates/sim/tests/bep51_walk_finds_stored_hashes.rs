@@ -14,16 +14,16 @@ use sim::Bep51Walk;
 #[test]
 fn bep51_walk_finds_stored_hashes() {
     let seed = common::seed(0x5eed_0004);
-    let mut cfg = common::config(300, seed, 0.0);
+    let mut cfg = common::config(200, seed, 0.0);
     // A short sample interval so that revisits happen within the test.
-    cfg.engine.sample_interval = Duration::from_secs(20);
+    cfg.engine.sample_interval = Duration::from_secs(10);
     let mut net = common::bootstrapped(cfg, Duration::from_secs(20));
-    // 100 nodes store 1..=10 infohashes each (one sample shows them all); 5 store 40 (two
+    // 70 nodes store 1..=10 infohashes each (one sample shows them all); 5 store 40 (two
     // samples' worth at least: the walk must come back after `interval`).
     let mut stored = BTreeSet::new();
     let peer = SocketAddr::from(([192, 0, 2, 1], 51413));
     let mut holders = BTreeSet::new();
-    for h in 0..105 {
+    for h in 0..75 {
         let i = net.random_full_node();
         holders.insert(i);
         let count = if h < 5 {
@@ -42,7 +42,7 @@ fn bep51_walk_finds_stored_hashes() {
     net.bootstrap_node(crawler, &routers);
     net.run_for(Duration::from_secs(5));
     let mut walk = Bep51Walk::new(&net, crawler, 16);
-    let deadline = net.now() + Duration::from_secs(300);
+    let deadline = net.now() + Duration::from_secs(150);
     walk.run(&mut net, deadline);
     let found: BTreeSet<Id20> = walk.found().intersection(&stored).copied().collect();
     let coverage = found.len() as f64 / stored.len() as f64;

@@ -13,7 +13,7 @@ use krpc::Id20;
 #[test]
 fn get_peers_finds_announced_peers() {
     let seed = common::seed(0x5eed_0005);
-    let mut net = common::bootstrapped(common::config(300, seed, 0.0), Duration::from_secs(20));
+    let mut net = common::bootstrapped(common::config(200, seed, 0.0), Duration::from_secs(20));
     let k = net.config().engine.k;
     let ih = net.random_id();
     let closest = net.true_closest(&ih, k, None);

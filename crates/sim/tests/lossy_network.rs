@@ -4,9 +4,9 @@
 //! whose query or answer was lost (probability 1 - 0.9^2 = 19%) is missing from the result:
 //! the expected overlap is about 0.81-0.85 and exact results are rare. The thresholds below
 //! check that nothing worse than that happens (lookups stall, or converge on the wrong
-//! region of the keyspace). A few lookups may still come back nearly empty: those start
-//! from a node whose own bootstrap lost every query and was never retried (see
-//! `engine_bugs::failed_bootstrap_is_retried_when_table_is_nearly_empty`).
+//! region of the keyspace). (Before 79ac575 a few lookups came back empty: they started from
+//! a node whose own bootstrap lost every query and was never retried; see
+//! `engine_regressions::failed_bootstrap_is_retried_when_table_is_nearly_empty`.)
 
 mod common;
 
@@ -15,7 +15,7 @@ use std::time::Duration;
 #[test]
 fn lossy_network() {
     let seed = common::seed(0x5eed_0007);
-    let mut net = common::bootstrapped(common::config(300, seed, 0.10), Duration::from_secs(30));
+    let mut net = common::bootstrapped(common::config(200, seed, 0.10), Duration::from_secs(30));
     let results = common::lookups(&mut net, 40);
     let (exact, mean, min) = common::summary(&results);
     println!(
@@ -41,7 +41,7 @@ fn lossy_network() {
         }
     }
     let poor = results.iter().filter(|r| r.2.ratio() < 0.5).count();
-    assert!(mean >= 0.75, "seed {seed}: mean overlap {mean:.3}");
+    assert!(mean >= 0.7, "seed {seed}: mean overlap {mean:.3}");
     assert!(
         poor * 10 <= results.len(),
         "seed {seed}: {poor} of {} lookups found less than half the true closest",
