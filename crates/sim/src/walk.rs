@@ -2,6 +2,10 @@
 //! `sample_infohashes`, follow the `nodes` of each reply to find more, and come back to a
 //! node only once the `interval` it advertised has passed (and only if it stores more
 //! infohashes than it showed us).
+//!
+//! The `target` of each query alternates between the queried node's own id (its answer then
+//! lists its nearest neighbours, which reaches nodes that few tables hold: every node is in
+//! its neighbours' tables) and a random id (which spreads the walk over the keyspace).
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::SocketAddr;
@@ -34,7 +38,7 @@ pub struct WalkStats {
 pub struct Bep51Walk {
     crawler: usize,
     max_in_flight: usize,
-    frontier: VecDeque<SocketAddr>,
+    frontier: VecDeque<(SocketAddr, Option<Id20>)>,
     seen: BTreeSet<SocketAddr>,
     /// Nodes to ask again once their interval has passed: (not before, address).
     revisit: BTreeSet<(Duration, SocketAddr)>,
@@ -57,22 +61,22 @@ impl Bep51Walk {
             found: BTreeSet::new(),
             stats: WalkStats::default(),
         };
-        let contacts: Vec<SocketAddr> = net
+        let contacts: Vec<(SocketAddr, Id20)> = net
             .engine(crawler)
             .routing_table()
             .iter()
-            .map(|e| e.addr)
+            .map(|e| (e.addr, e.id))
             .collect();
-        for a in contacts {
-            w.learn(a);
+        for (a, id) in contacts {
+            w.learn(a, Some(id));
         }
         w
     }
 
-    /// Adds an address to visit (e.g. a bootstrap node).
-    pub fn learn(&mut self, addr: SocketAddr) {
+    /// Adds a node to visit (e.g. a bootstrap node, whose id may be unknown).
+    pub fn learn(&mut self, addr: SocketAddr, id: Option<Id20>) {
         if self.seen.insert(addr) {
-            self.frontier.push_back(addr);
+            self.frontier.push_back((addr, id));
             self.stats.nodes_seen = self.seen.len();
         }
     }
@@ -115,21 +119,23 @@ impl Bep51Walk {
                 break;
             }
             self.revisit.pop_first();
-            self.frontier.push_back(a);
+            self.frontier.push_back((a, None));
         }
         while self.in_flight.len() < self.max_in_flight {
-            let Some(addr) = self.frontier.pop_front() else {
+            let Some((addr, id)) = self.frontier.pop_front() else {
                 break;
             };
-            // A random target spreads the `nodes` of the replies over the whole keyspace.
-            let target = net.random_id();
+            let target = match id {
+                Some(id) if self.stats.queries % 2 == 0 => id,
+                _ => net.random_id(),
+            };
             match net.command(self.crawler, |e, now| e.sample(now, addr, target)) {
                 Ok(q) => {
                     self.stats.queries += 1;
                     self.in_flight.insert(q, addr);
                 }
                 Err(_) => {
-                    self.frontier.push_front(addr);
+                    self.frontier.push_front((addr, id));
                     break;
                 }
             }
@@ -151,7 +157,7 @@ impl Bep51Walk {
                     self.found.extend(reply.samples);
                     self.stats.infohashes = self.found.len();
                     for n in reply.nodes {
-                        self.learn(n.addr);
+                        self.learn(n.addr, Some(n.id));
                     }
                     let stored = reply.num.unwrap_or(0).max(0) as usize;
                     if stored > shown {
