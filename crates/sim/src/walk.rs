@@ -126,7 +126,7 @@ impl Bep51Walk {
                 break;
             };
             let target = match id {
-                Some(id) if self.stats.queries % 2 == 0 => id,
+                Some(id) if self.stats.queries.is_multiple_of(2) => id,
                 _ => net.random_id(),
             };
             match net.command(self.crawler, |e, now| e.sample(now, addr, target)) {
