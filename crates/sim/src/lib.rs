@@ -20,7 +20,10 @@
 //!   routed through the link), `poll_event` until empty (kept per node, bounded), then
 //!   `poll_timeout` (scheduled, rounded up to a 1 ms timer granularity). A timer entry that
 //!   comes due after the engine's deadline moved later is re-armed without calling
-//!   `handle_timeout`, as a real driver re-arming its sleep would do.
+//!   `handle_timeout`, as a real driver re-arming its sleep would do. An engine that asks to
+//!   be woken at or before the instant it was just woken at (a *spin*, counted in
+//!   [`NetStats::timer_spins`]) is woken after a back-off instead, 1 ms doubling up to
+//!   [`SimConfig::spin_backoff_max`], since a virtual clock would otherwise never advance.
 //! * **Invariants.** With [`SimConfig::check_invariants`], the routing table of the engine
 //!   that just handled an input is checked after every step; a violation panics with the
 //!   seed and step number.

@@ -18,8 +18,8 @@ use dht::rate_limit::TokenBucket;
 /// fails, and `next_ready` now returns `updated` itself (the remaining wait truncates to
 /// 0 ns): an engine whose queued query waits on that bucket reports `poll_timeout() == now`
 /// right after `handle_timeout(now)`. On a real clock this costs one or two extra wake-ups;
-/// on the simulator's virtual clock it is the remaining source of `NetStats::timer_spins`
-/// (~150 per 300-node run, each delaying a query by one timer tick).
+/// on the simulator's virtual clock it is, as far as we can tell, the remaining source of
+/// `NetStats::timer_spins` (~150 per 300-node run, each delaying a query by one timer tick).
 ///
 /// Fix: round the wait up (`Duration::from_nanos((wait * 1e9).ceil() as u64 + 1)`), and/or
 /// compare with a tolerance in `ready`/`try_take` (`tokens >= 1.0 - 1e-9`); or keep the
