@@ -175,8 +175,8 @@ impl Network {
         self.add_node_with(c)
     }
 
-    /// Adds a node with a custom engine configuration (its `seed` is replaced by the derived
-    /// one unless you set `node_id`-independent seeds yourself: the derived seed always wins).
+    /// Adds a node with a custom engine configuration. Its `seed` is always replaced by the
+    /// one derived from the network seed and the node's index.
     pub fn add_node_with(&mut self, mut c: dht::Config) -> usize {
         let i = self.nodes.len();
         c.seed = derive_seed(self.cfg.seed, i as u64);
