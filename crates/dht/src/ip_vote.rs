@@ -10,6 +10,8 @@ pub struct IpVote {
     max_voters: usize,
     /// voter -> the IP it reported for us
     votes: BTreeMap<IpAddr, IpAddr>,
+    /// reported IP -> number of voters reporting it (kept in step with `votes`)
+    counts: BTreeMap<IpAddr, usize>,
     current: Option<IpAddr>,
 }
 
@@ -20,6 +22,7 @@ impl IpVote {
             needed: needed.max(1),
             max_voters: max_voters.max(needed),
             votes: BTreeMap::new(),
+            counts: BTreeMap::new(),
             current: None,
         }
     }
@@ -31,30 +34,43 @@ impl IpVote {
 
     /// Records that `voter` sees us at `seen`. Returns the new external IP if it changed.
     pub fn add(&mut self, voter: IpAddr, seen: IpAddr) -> Option<IpAddr> {
+        if self.votes.get(&voter) == Some(&seen) {
+            return None;
+        }
         if !self.votes.contains_key(&voter) && self.votes.len() >= self.max_voters {
-            // Forget the oldest-sorting voter; votes are a sliding sample, not a history.
-            if let Some(first) = self.votes.keys().next().copied() {
-                self.votes.remove(&first);
+            // Forget the lowest-sorting voter; votes are a sliding sample, not a history.
+            if let Some((_, old)) = self.votes.pop_first() {
+                self.uncount(old);
             }
         }
-        self.votes.insert(voter, seen);
-        let mut counts: BTreeMap<IpAddr, usize> = BTreeMap::new();
-        for ip in self.votes.values() {
-            *counts.entry(*ip).or_default() += 1;
+        if let Some(old) = self.votes.insert(voter, seen) {
+            self.uncount(old);
         }
-        let (best, n) = counts
+        *self.counts.entry(seen).or_default() += 1;
+        // Few distinct addresses are ever reported: this scan covers a handful of entries.
+        let (best, n) = self
+            .counts
             .iter()
             .max_by_key(|(_, n)| **n)
             .map(|(ip, n)| (*ip, *n))?;
         let cur_n = self
             .current
-            .and_then(|c| counts.get(&c).copied())
+            .and_then(|c| self.counts.get(&c).copied())
             .unwrap_or(0);
         if n >= self.needed && Some(best) != self.current && n > cur_n {
             self.current = Some(best);
             return Some(best);
         }
         None
+    }
+
+    fn uncount(&mut self, ip: IpAddr) {
+        if let Some(n) = self.counts.get_mut(&ip) {
+            *n -= 1;
+            if *n == 0 {
+                self.counts.remove(&ip);
+            }
+        }
     }
 }
 

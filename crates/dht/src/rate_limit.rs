@@ -7,6 +7,9 @@ use std::time::Instant;
 
 use crate::config::Rate;
 
+/// Slack for floating-point refill error: a bucket this close to a whole token has one.
+const EPSILON: f64 = 1e-9;
+
 /// A token bucket on injected time.
 #[derive(Debug, Clone)]
 pub struct TokenBucket {
@@ -34,14 +37,14 @@ impl TokenBucket {
     /// Whether a token is available now (without taking it).
     pub fn ready(&mut self, now: Instant) -> bool {
         self.refill(now);
-        self.tokens >= 1.0
+        self.tokens >= 1.0 - EPSILON
     }
 
     /// Takes one token if available.
     pub fn try_take(&mut self, now: Instant) -> bool {
         self.refill(now);
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
+        if self.tokens >= 1.0 - EPSILON {
+            self.tokens = (self.tokens - 1.0).max(0.0);
             true
         } else {
             false
@@ -50,11 +53,14 @@ impl TokenBucket {
 
     /// When the next token will be available.
     pub fn next_ready(&self) -> Instant {
-        if self.tokens >= 1.0 || self.rate.per_second <= 0.0 {
+        if self.tokens >= 1.0 - EPSILON || self.rate.per_second <= 0.0 {
             return self.updated;
         }
-        let wait = (1.0 - self.tokens) / self.rate.per_second;
-        self.updated + std::time::Duration::from_secs_f64(wait)
+        // Round up to the next microsecond, so that at the promised instant the token is
+        // really there (truncating to nanoseconds could leave 0.999999... and a driver that
+        // sleeps until `next_ready` would wake to nothing, again and again).
+        let wait_us = ((1.0 - self.tokens) / self.rate.per_second * 1e6).ceil();
+        self.updated + std::time::Duration::from_micros(wait_us as u64)
     }
 
     /// Whether the bucket is full again (its entry carries no information and can be freed).
