@@ -116,7 +116,7 @@ pub enum DhtCommand {
 /// Flags shared by the one-shot queries.
 #[derive(Debug, Args)]
 pub struct QueryOpts {
-    /// Local UDP address [default: 0.0.0.0:0, or [::]:0 for an IPv6 ADDR].
+    /// Local UDP address (default `0.0.0.0:0`, or `[::]:0` for an IPv6 ADDR).
     #[arg(long, value_name = "IP:PORT")]
     pub bind: Option<SocketAddr>,
 

@@ -404,20 +404,17 @@ mod tests {
         }
     }
 
+    /// A lookup for the zero id over `known`, keeping `cap` candidates and 10 peers.
+    fn lookup(known: &[NodeInfo], kind: LookupKind, cap: usize) -> Lookup {
+        Lookup::new(LookupId(1), Id20::ZERO, kind, known, &[], cap, 10)
+    }
+
     #[test]
     fn alpha_and_convergence() {
         let now = Instant::now();
         let slow = Duration::from_secs(1);
         let known: Vec<_> = (1..=10).map(node).collect();
-        let mut l = Lookup::new(
-            LookupId(1),
-            Id20::ZERO,
-            LookupKind::FindNode,
-            &known,
-            &[],
-            100,
-            10,
-        );
+        let mut l = lookup(&known, LookupKind::FindNode, 100);
         let q = l.next_queries(now, 4, 3, slow);
         assert_eq!(q.len(), 3);
         assert_eq!(q[0], NextQuery::Node(node(1)));
@@ -449,7 +446,7 @@ mod tests {
         let slow = Duration::from_secs(1);
         let known: Vec<_> = (1..=3).map(node).collect();
         let kind = LookupKind::GetPeers { scrape: true };
-        let mut l = Lookup::new(LookupId(1), Id20::ZERO, kind, &known, &[], 100, 10);
+        let mut l = lookup(&known, kind, 100);
         let q = l.next_queries(now, 8, 3, slow);
         assert!(
             q.iter().all(|q| matches!(q, NextQuery::Node(_))),
@@ -490,15 +487,7 @@ mod tests {
     #[test]
     fn candidate_cap_keeps_closest() {
         let known: Vec<_> = (1..=50).rev().map(node).collect();
-        let l = Lookup::new(
-            LookupId(1),
-            Id20::ZERO,
-            LookupKind::FindNode,
-            &known,
-            &[],
-            10,
-            10,
-        );
+        let l = lookup(&known, LookupKind::FindNode, 10);
         assert_eq!(l.candidates.len(), 10);
         assert_eq!(l.candidates[0].info, node(1));
         assert_eq!(l.candidates[9].info, node(10));
@@ -509,15 +498,7 @@ mod tests {
         let now = Instant::now();
         let slow = Duration::from_secs(1);
         let known: Vec<_> = (1..=4).map(node).collect();
-        let mut l = Lookup::new(
-            LookupId(1),
-            Id20::ZERO,
-            LookupKind::FindNode,
-            &known,
-            &[],
-            100,
-            10,
-        );
+        let mut l = lookup(&known, LookupKind::FindNode, 100);
         let q = l.next_queries(now, 2, 2, slow);
         assert_eq!(q.len(), 2);
         l.on_failure(&node(1).addr, false);
