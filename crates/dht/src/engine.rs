@@ -81,6 +81,8 @@ pub struct Engine {
     events: VecDeque<Event>,
     routers: Vec<SocketAddr>,
     bootstrap_lookup: Option<LookupId>,
+    /// Whether the running bootstrap ends with a refresh of every bucket.
+    join_refresh: bool,
     next_maintenance: Instant,
     to_ping: VecDeque<SocketAddr>,
     to_ping_set: BTreeSet<SocketAddr>,
@@ -135,6 +137,7 @@ impl Engine {
             events: VecDeque::new(),
             routers: Vec::new(),
             bootstrap_lookup: None,
+            join_refresh: false,
             to_ping: VecDeque::new(),
             to_ping_set: BTreeSet::new(),
             refreshing: BTreeSet::new(),
@@ -240,14 +243,30 @@ impl Engine {
     /// Joins the DHT through `routers` (addresses with unknown ids): a `find_node` lookup for
     /// our own id seeded with them and with whatever the table already holds. The routers are
     /// remembered and reused if the table ever empties.
+    ///
+    /// When it finishes, every bucket is refreshed at once (the Kademlia join), so the table
+    /// spans the keyspace right away.
     pub fn bootstrap(&mut self, now: Instant, routers: &[SocketAddr]) -> Result<LookupId, Busy> {
+        self.start_bootstrap(now, routers, true)
+    }
+
+    fn start_bootstrap(
+        &mut self,
+        now: Instant,
+        routers: &[SocketAddr],
+        join: bool,
+    ) -> Result<LookupId, Busy> {
         if !routers.is_empty() {
             self.routers = routers.to_vec();
         }
         let routers = self.routers.clone();
-        let id = self.start_lookup(now, self.id, LookupKind::FindNode, &routers)?;
-        self.bootstrap_lookup = Some(id);
-        Ok(id)
+        self.join_refresh = join;
+        self.bootstrap_lookup = Some(LookupId(self.next_lookup));
+        let id = self.start_lookup(now, self.id, LookupKind::FindNode, &routers);
+        if id.is_err() {
+            self.bootstrap_lookup = None;
+        }
+        id
     }
 
     /// Starts an iterative `find_node` lookup for `target`.
@@ -636,8 +655,11 @@ impl Engine {
                 // Kademlia join: the lookup for our own id filled the near buckets; refresh
                 // every bucket now instead of in 15 minutes, so the table spans the whole
                 // keyspace right away (in a small network this is what finds the far nodes).
-                let far: Vec<usize> = (0..self.table.buckets().len()).collect();
-                self.refresh_buckets(now, &far);
+                // Maintenance re-bootstraps of a table that is merely short of K skip this.
+                if self.join_refresh {
+                    let all: Vec<usize> = (0..self.table.buckets().len()).collect();
+                    self.refresh_buckets(now, &all);
+                }
             }
             self.push_event(Event::LookupDone(result));
         }
@@ -844,7 +866,8 @@ impl Engine {
         {
             self.next_bootstrap = now + self.bootstrap_backoff;
             self.bootstrap_backoff = (self.bootstrap_backoff * 2).min(self.cfg.bucket_refresh);
-            let _ = self.bootstrap(now, &[]);
+            let join = self.table.is_empty();
+            let _ = self.start_bootstrap(now, &[], join);
         }
         // Refresh stale buckets, a few at a time, leaving room for the application's lookups.
         if !self.table.is_empty() {
