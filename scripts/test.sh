@@ -34,9 +34,10 @@ cargo clippy --locked --offline --workspace --all-targets -- -D warnings
 
 # 3. Run the tests, offline, inside a private network namespace when we can make one.
 TEST_CMD=(cargo test --locked --offline --workspace "$@")
-if unshare -n true 2>/dev/null; then
+# The namespace is only usable if we can bring its loopback up (needs iproute2's `ip`).
+if unshare -n sh -c 'ip link set lo up' 2>/dev/null; then
   log "running tests inside unshare -n (loopback only)"
-  unshare -n bash -c 'ip link set lo up 2>/dev/null || true; exec "$@"' _ "${TEST_CMD[@]}"
+  unshare -n bash -c 'ip link set lo up && exec "$@"' _ "${TEST_CMD[@]}"
 else
   log "unshare -n unavailable here; running tests directly (they only use 127.0.0.0/8)"
   "${TEST_CMD[@]}"
