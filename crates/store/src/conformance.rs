@@ -1,0 +1,755 @@
+//! The conformance suite every [`Store`] backend must pass.
+//!
+//! Each case is a public function taking a fresh, empty store. A backend's tests instantiate
+//! all of them as separate `#[test]`s with one line:
+//!
+//! ```ignore
+//! store::store_conformance_tests!(|| Box::new(MyStore::open_fresh()) as Box<dyn store::Store>);
+//! ```
+//!
+//! The factory may return anything that is `AsMut<dyn Store>` (a `Box<dyn Store>`, or a struct
+//! that also owns the temporary directory of an on-disk store). [`run_all`] runs every case in
+//! one test instead. Cases panic on failure, naming the case and what differed.
+
+use crate::{
+    Error, FileEntry, InfoHash, PutOutcome, Store, SwarmUpdate, TorrentRecord, UnixSeconds,
+};
+
+/// One conformance case: panics unless the fresh store it is given behaves.
+pub type Case = fn(&mut dyn Store);
+
+/// Every case, by name, in the order [`run_all`] runs them.
+pub const CASES: &[(&str, Case)] = &[
+    ("empty_store", empty_store),
+    ("put_then_get_round_trips", put_then_get_round_trips),
+    (
+        "upsert_keeps_first_seen_and_replaces_fields",
+        upsert_keeps_first_seen_and_replaces_fields,
+    ),
+    ("duplicate_hash_in_one_batch", duplicate_hash_in_one_batch),
+    (
+        "swarm_updates_only_move_forward",
+        swarm_updates_only_move_forward,
+    ),
+    ("touch_raises_last_seen", touch_raises_last_seen),
+    ("file_cap_keeps_true_count", file_cap_keeps_true_count),
+    ("huge_sizes_do_not_fail", huge_sizes_do_not_fail),
+    (
+        "search_name_outranks_file_paths",
+        search_name_outranks_file_paths,
+    ),
+    ("search_exact_infohash", search_exact_infohash),
+    ("search_unicode", search_unicode),
+    ("search_fts_syntax_is_inert", search_fts_syntax_is_inert),
+    ("search_limit_and_updates", search_limit_and_updates),
+    ("block_deletes_and_remembers", block_deletes_and_remembers),
+    ("delete_removes_everything", delete_removes_everything),
+    ("known_batch_of_10000", known_batch_of_10000),
+    ("stats_counts", stats_counts),
+    ("table_sizes_lists_tables", table_sizes_lists_tables),
+];
+
+/// Runs every case in [`CASES`], each on a fresh store from `make`.
+pub fn run_all<S: AsMut<dyn Store>>(make: impl Fn() -> S) {
+    for (name, case) in CASES {
+        let mut store = make();
+        eprintln!("conformance: {name}");
+        case(store.as_mut());
+    }
+}
+
+/// Instantiates every conformance case as its own `#[test]` for one backend.
+///
+/// `$make` is an expression evaluating to a `Fn() -> S` with `S: AsMut<dyn Store>`; each test
+/// calls it once for a fresh store.
+#[macro_export]
+macro_rules! store_conformance_tests {
+    ($make:expr) => {
+        $crate::store_conformance_tests!(@cases $make;
+            empty_store,
+            put_then_get_round_trips,
+            upsert_keeps_first_seen_and_replaces_fields,
+            duplicate_hash_in_one_batch,
+            swarm_updates_only_move_forward,
+            touch_raises_last_seen,
+            file_cap_keeps_true_count,
+            huge_sizes_do_not_fail,
+            search_name_outranks_file_paths,
+            search_exact_infohash,
+            search_unicode,
+            search_fts_syntax_is_inert,
+            search_limit_and_updates,
+            block_deletes_and_remembers,
+            delete_removes_everything,
+            known_batch_of_10000,
+            stats_counts,
+            table_sizes_lists_tables
+        );
+    };
+    (@cases $make:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $case() {
+                let make = $make;
+                let mut store = make();
+                $crate::conformance::$case(::core::convert::AsMut::as_mut(&mut store));
+            }
+        )*
+
+        #[test]
+        fn conformance_macro_covers_every_case() {
+            let names: &[&str] = &[$(stringify!($case)),*];
+            let all: ::std::vec::Vec<&str> =
+                $crate::conformance::CASES.iter().map(|(n, _)| *n).collect();
+            assert_eq!(names, all.as_slice(), "store_conformance_tests! is out of date");
+        }
+    };
+}
+
+// ---- helpers ---------------------------------------------------------------------------------
+
+/// A deterministic infohash for test number `n` (splitmix64 of `n`, repeated).
+pub fn test_hash(n: u64) -> InfoHash {
+    let mut out = [0u8; 20];
+    let mut x = n;
+    for chunk in out.chunks_mut(8) {
+        x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = x;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        chunk.copy_from_slice(&z.to_le_bytes()[..chunk.len()]);
+    }
+    InfoHash(out)
+}
+
+/// A record with the given name and files, seen at `seen_at`, no swarm data.
+pub fn test_record(
+    n: u64,
+    name: &str,
+    files: &[(&str, u64)],
+    seen_at: UnixSeconds,
+) -> TorrentRecord {
+    let files: Vec<FileEntry> = files
+        .iter()
+        .map(|&(path, size)| FileEntry {
+            path: path.to_owned(),
+            size,
+        })
+        .collect();
+    TorrentRecord {
+        info_hash: test_hash(n),
+        name: name.to_owned(),
+        total_size: files.iter().map(|f| f.size).sum(),
+        file_count: files.len() as u64,
+        files,
+        private: false,
+        piece_length: Some(1 << 18),
+        meta_version: None,
+        seen_at,
+        seeders: None,
+        leechers: None,
+        scraped_at: None,
+    }
+}
+
+fn names(store: &dyn Store, query: &str, limit: usize) -> Vec<String> {
+    store
+        .search(query, limit)
+        .unwrap_or_else(|e| panic!("search {query:?}: {e}"))
+        .into_iter()
+        .map(|h| h.name)
+        .collect()
+}
+
+fn assert_healthy(store: &dyn Store) {
+    let problems = store.integrity_check().unwrap();
+    assert!(problems.is_empty(), "integrity problems: {problems:?}");
+}
+
+// ---- cases -----------------------------------------------------------------------------------
+
+/// A new store is empty, healthy and answers every read.
+pub fn empty_store(store: &mut dyn Store) {
+    let stats = store.stats().unwrap();
+    assert_eq!((stats.torrents, stats.file_rows, stats.blocked), (0, 0, 0));
+    assert!(stats.schema_version >= 1);
+    assert_eq!(store.get(&test_hash(1)).unwrap(), None);
+    assert_eq!(store.known(&[]).unwrap(), Vec::<bool>::new());
+    assert_eq!(store.known(&[test_hash(1)]).unwrap(), [false]);
+    assert!(store.search("anything", 10).unwrap().is_empty());
+    assert!(!store.is_blocked(&test_hash(1)).unwrap());
+    assert!(store.file_cap() > 0);
+    assert_healthy(store);
+}
+
+/// Every field of a record comes back from `get`.
+pub fn put_then_get_round_trips(store: &mut dyn Store) {
+    let mut rec = test_record(
+        7,
+        "Some Album (2024) [FLAC]",
+        &[("01 - Intro.flac", 123_456), ("cover.jpg", 789)],
+        1_700_000_000,
+    );
+    rec.private = true;
+    rec.piece_length = Some(1 << 20);
+    rec.meta_version = Some(2);
+    rec.seeders = Some(12);
+    rec.leechers = Some(3);
+    rec.scraped_at = Some(1_700_000_005);
+    let out = store.put_batch(std::slice::from_ref(&rec)).unwrap();
+    assert_eq!(
+        out,
+        PutOutcome {
+            inserted: 1,
+            updated: 0,
+            blocked: 0
+        }
+    );
+    let got = store.get(&rec.info_hash).unwrap().expect("stored");
+    assert_eq!(got.info_hash, rec.info_hash);
+    assert_eq!(got.name, rec.name);
+    assert_eq!(got.total_size, 124_245);
+    assert_eq!(got.files, rec.files);
+    assert_eq!(got.file_count, 2);
+    assert!(got.private);
+    assert_eq!(got.piece_length, Some(1 << 20));
+    assert_eq!(got.meta_version, Some(2));
+    assert_eq!(
+        (got.first_seen, got.last_seen),
+        (1_700_000_000, 1_700_000_000)
+    );
+    assert_eq!(
+        (got.seeders, got.leechers, got.scraped_at),
+        (Some(12), Some(3), Some(1_700_000_005))
+    );
+    // Swarm numbers without a scrape time are not data.
+    let mut bare = test_record(8, "bare", &[("bare", 1)], 10);
+    bare.seeders = Some(5);
+    bare.piece_length = None;
+    store.put_batch(&[bare]).unwrap();
+    let got = store.get(&test_hash(8)).unwrap().unwrap();
+    assert_eq!(
+        (got.seeders, got.leechers, got.scraped_at, got.piece_length),
+        (None, None, None, None)
+    );
+    assert_healthy(store);
+}
+
+/// Upsert: first_seen is the earliest sighting, last_seen the latest; the rest is replaced.
+pub fn upsert_keeps_first_seen_and_replaces_fields(store: &mut dyn Store) {
+    let first = test_record(
+        1,
+        "old name",
+        &[("a.bin", 1), ("b.bin", 2), ("c.bin", 3)],
+        100,
+    );
+    store.put_batch(&[first]).unwrap();
+    let second = test_record(1, "new name", &[("z.bin", 9)], 200);
+    let out = store
+        .put_batch(&[second, test_record(2, "other", &[("o", 1)], 200)])
+        .unwrap();
+    assert_eq!(
+        out,
+        PutOutcome {
+            inserted: 1,
+            updated: 1,
+            blocked: 0
+        }
+    );
+    let got = store.get(&test_hash(1)).unwrap().unwrap();
+    assert_eq!((got.first_seen, got.last_seen), (100, 200));
+    assert_eq!(got.name, "new name");
+    assert_eq!(
+        got.files,
+        [FileEntry {
+            path: "z.bin".into(),
+            size: 9
+        }]
+    );
+    assert_eq!((got.file_count, got.total_size), (1, 9));
+    // An older sighting arriving late moves first_seen back, never last_seen.
+    store
+        .put_batch(&[test_record(1, "new name", &[("z.bin", 9)], 50)])
+        .unwrap();
+    let got = store.get(&test_hash(1)).unwrap().unwrap();
+    assert_eq!((got.first_seen, got.last_seen), (50, 200));
+    assert_eq!(
+        store.stats().unwrap().file_rows,
+        2,
+        "replaced files leave no rows behind"
+    );
+    assert_eq!(
+        names(store, "old", 10),
+        Vec::<String>::new(),
+        "old name left in the index"
+    );
+    assert_eq!(names(store, "new", 10), ["new name"]);
+    assert_healthy(store);
+}
+
+/// The same hash twice in one batch: inserted, then updated.
+pub fn duplicate_hash_in_one_batch(store: &mut dyn Store) {
+    let a = test_record(3, "first", &[("f", 1)], 10);
+    let b = test_record(3, "second", &[("g", 2)], 20);
+    assert_eq!(
+        store.put_batch(&[a, b]).unwrap(),
+        PutOutcome {
+            inserted: 1,
+            updated: 1,
+            blocked: 0
+        }
+    );
+    let got = store.get(&test_hash(3)).unwrap().unwrap();
+    assert_eq!(
+        (got.name.as_str(), got.first_seen, got.last_seen),
+        ("second", 10, 20)
+    );
+    assert_eq!(store.stats().unwrap().torrents, 1);
+    assert_healthy(store);
+}
+
+/// Swarm numbers are replaced only by a measurement at least as new.
+pub fn swarm_updates_only_move_forward(store: &mut dyn Store) {
+    store
+        .put_batch(&[test_record(1, "swarm", &[("s", 1)], 100)])
+        .unwrap();
+    let up = |seeders, scraped_at| SwarmUpdate {
+        info_hash: test_hash(1),
+        seeders,
+        leechers: seeders / 2,
+        scraped_at,
+    };
+    let unknown = SwarmUpdate {
+        info_hash: test_hash(99),
+        seeders: 1,
+        leechers: 1,
+        scraped_at: 1,
+    };
+    assert_eq!(store.update_swarm(&[up(10, 200), unknown]).unwrap(), 1);
+    assert_eq!(
+        store.update_swarm(&[up(3, 150)]).unwrap(),
+        0,
+        "an older scrape must not win"
+    );
+    let got = store.get(&test_hash(1)).unwrap().unwrap();
+    assert_eq!(
+        (got.seeders, got.leechers, got.scraped_at),
+        (Some(10), Some(5), Some(200))
+    );
+    assert_eq!(store.update_swarm(&[up(20, 300)]).unwrap(), 1);
+    // A re-put without a scrape keeps the swarm; with an older scrape too.
+    store
+        .put_batch(&[test_record(1, "swarm", &[("s", 1)], 400)])
+        .unwrap();
+    let mut old = test_record(1, "swarm", &[("s", 1)], 400);
+    (old.seeders, old.leechers, old.scraped_at) = (Some(1), Some(1), Some(250));
+    store.put_batch(&[old]).unwrap();
+    let got = store.get(&test_hash(1)).unwrap().unwrap();
+    assert_eq!(
+        (got.seeders, got.leechers, got.scraped_at),
+        (Some(20), Some(10), Some(300))
+    );
+    // A newer one from put_batch wins.
+    let mut new = test_record(1, "swarm", &[("s", 1)], 400);
+    (new.seeders, new.leechers, new.scraped_at) = (Some(7), Some(8), Some(500));
+    store.put_batch(&[new]).unwrap();
+    let got = store.get(&test_hash(1)).unwrap().unwrap();
+    assert_eq!(
+        (got.seeders, got.leechers, got.scraped_at),
+        (Some(7), Some(8), Some(500))
+    );
+    assert_eq!(store.stats().unwrap().scraped, 1);
+}
+
+/// `touch` raises last_seen of stored torrents only, never lowers it.
+pub fn touch_raises_last_seen(store: &mut dyn Store) {
+    store
+        .put_batch(&[test_record(1, "t", &[("t", 1)], 100)])
+        .unwrap();
+    assert_eq!(store.touch(&[test_hash(1), test_hash(2)], 300).unwrap(), 1);
+    assert_eq!(store.touch(&[test_hash(1)], 200).unwrap(), 0);
+    let got = store.get(&test_hash(1)).unwrap().unwrap();
+    assert_eq!((got.first_seen, got.last_seen), (100, 300));
+    assert_eq!(
+        store.get(&test_hash(2)).unwrap(),
+        None,
+        "touch must not create"
+    );
+}
+
+/// At most `file_cap` files are stored (the first ones); `file_count` keeps the true count.
+pub fn file_cap_keeps_true_count(store: &mut dyn Store) {
+    let cap = store.file_cap();
+    let paths: Vec<String> = (0..cap + 5)
+        .map(|i| format!("dir/file {i:05}.dat"))
+        .collect();
+    let files: Vec<(&str, u64)> = paths.iter().map(|p| (p.as_str(), 10)).collect();
+    let rec = test_record(1, "many files", &files, 1);
+    store.put_batch(&[rec]).unwrap();
+    let got = store.get(&test_hash(1)).unwrap().unwrap();
+    assert_eq!(got.files.len(), cap);
+    assert_eq!(got.file_count, cap as u64 + 5);
+    assert_eq!(got.total_size, 10 * (cap as u64 + 5));
+    assert_eq!(got.files[0].path, paths[0]);
+    assert_eq!(got.files[cap - 1].path, paths[cap - 1]);
+    // The caller may have truncated already: its true count is kept.
+    let mut pre = test_record(2, "pretruncated", &[("one", 1)], 1);
+    pre.file_count = 1_000_000;
+    // A count below the files given is corrected up.
+    let mut low = test_record(3, "undercounted", &[("x", 1), ("y", 1)], 1);
+    low.file_count = 0;
+    store.put_batch(&[pre, low]).unwrap();
+    assert_eq!(
+        store.get(&test_hash(2)).unwrap().unwrap().file_count,
+        1_000_000
+    );
+    assert_eq!(store.get(&test_hash(3)).unwrap().unwrap().file_count, 2);
+    let stats = store.stats().unwrap();
+    assert_eq!(stats.file_rows, cap as u64 + 3);
+    assert_eq!(stats.files_total, cap as u64 + 5 + 1_000_000 + 2);
+    // A file past the cap is not searchable; one inside is.
+    assert_eq!(
+        names(store, &format!("{:05}", cap + 4), 10),
+        Vec::<String>::new()
+    );
+    assert_eq!(names(store, "00000", 10), ["many files"]);
+    assert_healthy(store);
+}
+
+/// Absurd sizes from hostile info dicts are stored (saturated by SQL backends), not errors.
+pub fn huge_sizes_do_not_fail(store: &mut dyn Store) {
+    let mut rec = test_record(1, "huge", &[("big", u64::MAX)], 1);
+    rec.total_size = u64::MAX;
+    rec.file_count = u64::MAX;
+    rec.piece_length = Some(u64::MAX);
+    store.put_batch(&[rec]).unwrap();
+    let got = store.get(&test_hash(1)).unwrap().unwrap();
+    assert!(got.total_size >= i64::MAX as u64);
+    assert!(got.file_count >= i64::MAX as u64);
+    assert!(got.files[0].size >= i64::MAX as u64);
+}
+
+/// bm25 with the name weighted above paths: a name match outranks a path-only match.
+pub fn search_name_outranks_file_paths(store: &mut dyn Store) {
+    store
+        .put_batch(&[
+            test_record(
+                1,
+                "Assorted Linux ISOs",
+                &[
+                    (
+                        "distros/ubuntu/ubuntu-24.04-desktop-amd64.iso",
+                        6_000_000_000,
+                    ),
+                    ("distros/debian/debian-12.iso", 4_000_000_000),
+                ],
+                1,
+            ),
+            test_record(
+                2,
+                "Ubuntu 24.04 Desktop",
+                &[("ubuntu.iso", 6_000_000_000)],
+                1,
+            ),
+            test_record(
+                3,
+                "Unrelated Movie 1080p",
+                &[("movie.mkv", 2_000_000_000)],
+                1,
+            ),
+        ])
+        .unwrap();
+    let hits = store.search("ubuntu", 10).unwrap();
+    let got: Vec<&str> = hits.iter().map(|h| h.name.as_str()).collect();
+    assert_eq!(got, ["Ubuntu 24.04 Desktop", "Assorted Linux ISOs"]);
+    assert!(
+        hits[0].score > hits[1].score,
+        "scores must be best first: {hits:?}"
+    );
+    // Words are ANDed; case is ignored.
+    assert_eq!(names(store, "DEBIAN iso", 10), ["Assorted Linux ISOs"]);
+    assert_eq!(names(store, "ubuntu movie", 10), Vec::<String>::new());
+    // Dots and dashes separate words in names and paths.
+    assert_eq!(names(store, "1080p", 10), ["Unrelated Movie 1080p"]);
+    assert_eq!(names(store, "amd64", 10), ["Assorted Linux ISOs"]);
+}
+
+/// A 40-hex query is an exact infohash lookup, either case; nothing else matches.
+pub fn search_exact_infohash(store: &mut dyn Store) {
+    let hash = test_hash(42);
+    // A decoy whose name contains the hex.
+    store
+        .put_batch(&[
+            test_record(42, "the one", &[("x", 1)], 1),
+            test_record(43, &format!("decoy {hash}"), &[("y", 1)], 1),
+        ])
+        .unwrap();
+    let hex = hash.to_string();
+    for q in [hex.clone(), hex.to_uppercase(), format!("  {hex} ")] {
+        let hits = store.search(&q, 10).unwrap();
+        assert_eq!(hits.len(), 1, "{q:?}: {hits:?}");
+        assert_eq!(
+            (hits[0].info_hash, hits[0].name.as_str()),
+            (hash, "the one")
+        );
+    }
+    assert!(
+        store
+            .search(&test_hash(44).to_string(), 10)
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// Unicode names: diacritics folded, case folded, CJK and emoji stored intact.
+pub fn search_unicode(store: &mut dyn Store) {
+    store
+        .put_batch(&[
+            test_record(
+                1,
+                "Émilie Jolie — Bande Originale",
+                &[("01 Générique.mp3", 1)],
+                1,
+            ),
+            test_record(2, "進撃の巨人 Season 1", &[("第01話.mkv", 1)], 1),
+            test_record(3, "Straße 🎵 Ünïcödé", &[("дорога/файл.txt", 1)], 1),
+        ])
+        .unwrap();
+    assert_eq!(
+        store.get(&test_hash(3)).unwrap().unwrap().name,
+        "Straße 🎵 Ünïcödé"
+    );
+    assert_eq!(
+        names(store, "emilie", 10),
+        ["Émilie Jolie — Bande Originale"]
+    );
+    assert_eq!(
+        names(store, "ÉMILIE", 10),
+        ["Émilie Jolie — Bande Originale"]
+    );
+    assert_eq!(
+        names(store, "generique", 10),
+        ["Émilie Jolie — Bande Originale"]
+    );
+    assert_eq!(names(store, "進撃の巨人", 10), ["進撃の巨人 Season 1"]);
+    assert_eq!(names(store, "unicode", 10), ["Straße 🎵 Ünïcödé"]);
+    assert_eq!(names(store, "ДОРОГА", 10), ["Straße 🎵 Ünïcödé"]);
+}
+
+/// Query syntax characters are inert: no query errors except one with no words.
+pub fn search_fts_syntax_is_inert(store: &mut dyn Store) {
+    store
+        .put_batch(&[
+            test_record(1, "Tom and Jerry", &[("tom-and-jerry.avi", 1)], 1),
+            test_record(2, "foo-bar baz", &[("f", 1)], 1),
+            test_record(3, "Title: NEAR Star*", &[("s", 1)], 1),
+        ])
+        .unwrap();
+    for q in [
+        "\"",
+        "*",
+        "-",
+        "(",
+        ")",
+        "AND",
+        "OR",
+        "NOT",
+        "NEAR(",
+        "\"unterminated",
+        "tom\"",
+        "tom*",
+        "-jerry",
+        "tom AND",
+        "(tom",
+        "title:tom",
+        "name:tom",
+        "^tom",
+        "tom OR jerry",
+        "a\0b",
+        "{name}: tom",
+        "NEAR(tom jerry, 2)",
+        "'",
+        "tom'",
+        "\\",
+        "%",
+        "_",
+        "tom;DROP TABLE torrents",
+    ] {
+        match store.search(q, 10) {
+            Ok(_) | Err(Error::EmptyQuery) => {}
+            Err(e) => panic!("query {q:?} failed: {e}"),
+        }
+    }
+    for q in ["\"", "*", "-", "(", "\"\"", " - * ( ) "] {
+        assert!(
+            matches!(store.search(q, 10), Err(Error::EmptyQuery)),
+            "{q:?}"
+        );
+    }
+    // Operators are words.
+    assert_eq!(names(store, "AND", 10), ["Tom and Jerry"]);
+    assert_eq!(names(store, "tom AND jerry", 10), ["Tom and Jerry"]);
+    assert_eq!(names(store, "tom OR baz", 10), Vec::<String>::new());
+    assert_eq!(names(store, "NEAR(", 10), ["Title: NEAR Star*"]);
+    assert_eq!(names(store, "star*", 10), ["Title: NEAR Star*"]);
+    assert_eq!(names(store, "title:", 10), ["Title: NEAR Star*"]);
+    // A dash inside a word joins, it does not negate.
+    assert_eq!(names(store, "foo-bar", 10), ["foo-bar baz"]);
+    assert_eq!(names(store, "-jerry", 10), ["Tom and Jerry"]);
+    assert_healthy(store);
+}
+
+/// `limit` caps the hits; a renamed torrent is found by its new name only.
+pub fn search_limit_and_updates(store: &mut dyn Store) {
+    let batch: Vec<TorrentRecord> = (0..50)
+        .map(|i| test_record(i, &format!("common word {i}"), &[("f", 1)], 1))
+        .collect();
+    store.put_batch(&batch).unwrap();
+    assert_eq!(store.search("common", 7).unwrap().len(), 7);
+    assert_eq!(store.search("common", 1000).unwrap().len(), 50);
+    assert!(store.search("common", 0).unwrap().is_empty());
+    store
+        .put_batch(&[test_record(3, "renamed", &[("f", 1)], 2)])
+        .unwrap();
+    assert_eq!(store.search("common", 1000).unwrap().len(), 49);
+    assert_eq!(names(store, "renamed", 10), ["renamed"]);
+    assert!(matches!(store.search("   ", 10), Err(Error::EmptyQuery)));
+}
+
+/// `block` deletes and remembers: never stored again, known to dedup.
+pub fn block_deletes_and_remembers(store: &mut dyn Store) {
+    store
+        .put_batch(&[
+            test_record(1, "bad thing", &[("bad", 1)], 1),
+            test_record(2, "good thing", &[("good", 1)], 1),
+        ])
+        .unwrap();
+    assert_eq!(store.block(&[test_hash(1), test_hash(3)], 50).unwrap(), 2);
+    assert_eq!(
+        store.block(&[test_hash(1)], 60).unwrap(),
+        0,
+        "already blocked"
+    );
+    assert!(store.is_blocked(&test_hash(1)).unwrap());
+    assert!(store.is_blocked(&test_hash(3)).unwrap());
+    assert!(!store.is_blocked(&test_hash(2)).unwrap());
+    assert_eq!(store.get(&test_hash(1)).unwrap(), None);
+    assert_eq!(names(store, "thing", 10), ["good thing"]);
+    assert_eq!(
+        store
+            .known(&[test_hash(1), test_hash(2), test_hash(3), test_hash(4)])
+            .unwrap(),
+        [true, true, true, false]
+    );
+    let out = store
+        .put_batch(&[
+            test_record(1, "bad thing", &[("bad", 1)], 2),
+            test_record(3, "x", &[("x", 1)], 2),
+        ])
+        .unwrap();
+    assert_eq!(
+        out,
+        PutOutcome {
+            inserted: 0,
+            updated: 0,
+            blocked: 2
+        }
+    );
+    assert_eq!(store.get(&test_hash(1)).unwrap(), None);
+    let stats = store.stats().unwrap();
+    assert_eq!((stats.torrents, stats.file_rows, stats.blocked), (1, 1, 2));
+    assert_healthy(store);
+}
+
+/// `delete` removes the torrent, its files and its index entry; it can come back.
+pub fn delete_removes_everything(store: &mut dyn Store) {
+    store
+        .put_batch(&[
+            test_record(1, "gone soon", &[("a", 1), ("b", 2)], 1),
+            test_record(2, "stays", &[("c", 1)], 1),
+        ])
+        .unwrap();
+    assert_eq!(store.delete(&[test_hash(1), test_hash(9)]).unwrap(), 1);
+    assert_eq!(store.delete(&[test_hash(1)]).unwrap(), 0);
+    assert_eq!(store.get(&test_hash(1)).unwrap(), None);
+    assert_eq!(store.known(&[test_hash(1)]).unwrap(), [false]);
+    assert!(store.search("gone", 10).unwrap().is_empty());
+    assert!(
+        !store.is_blocked(&test_hash(1)).unwrap(),
+        "delete is not block"
+    );
+    let stats = store.stats().unwrap();
+    assert_eq!((stats.torrents, stats.file_rows), (1, 1));
+    assert_healthy(store);
+    assert_eq!(
+        store
+            .put_batch(&[test_record(1, "gone soon", &[("a", 1)], 5)])
+            .unwrap()
+            .inserted,
+        1
+    );
+    assert_eq!(
+        store.get(&test_hash(1)).unwrap().unwrap().first_seen,
+        5,
+        "a deleted torrent starts over"
+    );
+    assert_eq!(names(store, "gone", 10), ["gone soon"]);
+}
+
+/// Dedup of 10,000 hashes in one call, answers in input order, duplicates included.
+pub fn known_batch_of_10000(store: &mut dyn Store) {
+    // Store the even ones, in batches of 500.
+    let stored: Vec<TorrentRecord> = (0..10_000u64)
+        .filter(|n| n % 2 == 0)
+        .map(|n| test_record(n, "k", &[], 1))
+        .collect();
+    for chunk in stored.chunks(500) {
+        store.put_batch(chunk).unwrap();
+    }
+    store.block(&[test_hash(10_001)], 1).unwrap();
+    let mut query: Vec<InfoHash> = (0..10_000u64).rev().map(test_hash).collect();
+    query.push(test_hash(10_001));
+    query.push(test_hash(0));
+    let got = store.known(&query).unwrap();
+    assert_eq!(got.len(), query.len());
+    for (i, n) in (0..10_000u64).rev().enumerate() {
+        assert_eq!(got[i], n % 2 == 0, "hash #{n}");
+    }
+    assert!(got[10_000], "blocked counts as known");
+    assert!(got[10_001], "duplicates are answered too");
+    assert_eq!(store.stats().unwrap().torrents, 5_000);
+}
+
+/// `stats` counts what is there and sizes the database.
+pub fn stats_counts(store: &mut dyn Store) {
+    let mut scraped = test_record(1, "a", &[("1", 1), ("2", 1), ("3", 1)], 1);
+    scraped.scraped_at = Some(5);
+    scraped.seeders = Some(1);
+    store
+        .put_batch(&[scraped, test_record(2, "b", &[("1", 1)], 1)])
+        .unwrap();
+    store.block(&[test_hash(3)], 1).unwrap();
+    let s = store.stats().unwrap();
+    assert_eq!(
+        (s.torrents, s.file_rows, s.files_total, s.blocked, s.scraped),
+        (2, 4, 4, 1, 1)
+    );
+    assert!(
+        s.db_bytes > 0 && s.page_count > 0 && s.page_size > 0,
+        "{s:?}"
+    );
+}
+
+/// `table_sizes` names the main tables.
+pub fn table_sizes_lists_tables(store: &mut dyn Store) {
+    store
+        .put_batch(&[test_record(1, "sized", &[("f", 1)], 1)])
+        .unwrap();
+    let sizes = store.table_sizes().unwrap();
+    assert!(sizes.iter().any(|t| t.name == "torrents"), "{sizes:?}");
+    assert!(
+        sizes.windows(2).all(|w| w[0].bytes >= w[1].bytes),
+        "largest first: {sizes:?}"
+    );
+}

@@ -1,0 +1,29 @@
+//! The torrent store: what the crawler found, kept and searchable.
+//!
+//! - [`Store`] — the backend-neutral trait (sync, one owner; see its docs for threading and
+//!   the semantics every backend honours).
+//! - [`SqliteStore`] — the default backend: one SQLite file, FTS5 full-text index, WAL,
+//!   versioned migrations ([`sqlite::migrations`]).
+//! - [`conformance`] — the shared test suite; every backend runs it
+//!   ([`store_conformance_tests!`]).
+//! - Plain data: [`TorrentRecord`] in, [`Torrent`]/[`Hit`]/[`StoreStats`] out, keyed by
+//!   [`InfoHash`]. The crate depends on no other BitAgent crate; the crawler maps its parsed
+//!   info dict into a [`TorrentRecord`].
+//!
+//! The store never reads the clock: times are Unix seconds passed in by the caller.
+
+pub mod conformance;
+mod error;
+mod query;
+pub mod sqlite;
+mod store;
+mod types;
+
+pub use error::{Error, Result};
+pub use query::{MAX_QUERY_WORDS, SearchQuery};
+pub use sqlite::{SqliteOptions, SqliteStore};
+pub use store::{DEFAULT_FILE_CAP, Store};
+pub use types::{
+    FileEntry, Hit, InfoHash, ParseInfoHashError, PutOutcome, StoreStats, SwarmUpdate, TableSize,
+    Torrent, TorrentRecord, UnixSeconds,
+};

@@ -1,0 +1,133 @@
+//! Versioned schema migrations for the SQLite backend.
+//!
+//! [`MIGRATIONS`] is an append-only list of SQL scripts; `PRAGMA user_version` holds how many
+//! have been applied. Opening a database applies the missing ones in order, each in its own
+//! `IMMEDIATE` transaction together with the `user_version` bump, so a crash mid-migration
+//! leaves the previous version intact. A file whose `user_version` is greater than
+//! `MIGRATIONS.len()` was written by a newer binary and is refused
+//! ([`Error::SchemaTooNew`]). Never edit a released script: add a new one.
+//!
+//! `PRAGMA application_id` marks the file as ours ([`APPLICATION_ID`]); a database with another
+//! id, or with tables but no id and no version, is refused ([`Error::ForeignDatabase`]).
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::{Error, Result};
+
+/// `application_id` of a BitAgent database: "BAGT".
+pub const APPLICATION_ID: i32 = 0x4241_4754;
+
+/// The schema, one script per version. Version *n* is the state after `MIGRATIONS[..n]`.
+pub const MIGRATIONS: &[&str] = &[
+    // v1: torrents, files, full-text index, blocklist.
+    r#"
+    -- One row per torrent. `id` is an internal key shared with `files` and `torrents_fts`;
+    -- the public key is `info_hash`. Sizes are INTEGER (i64, saturated).
+    CREATE TABLE torrents (
+        id           INTEGER PRIMARY KEY,
+        info_hash    BLOB    NOT NULL UNIQUE CHECK (length(info_hash) = 20),
+        name         TEXT    NOT NULL,
+        total_size   INTEGER NOT NULL,
+        file_count   INTEGER NOT NULL,         -- true count, may exceed the stored file rows
+        private      INTEGER NOT NULL DEFAULT 0,
+        piece_length INTEGER,
+        meta_version INTEGER,
+        first_seen   INTEGER NOT NULL,
+        last_seen    INTEGER NOT NULL,
+        seeders      INTEGER,
+        leechers     INTEGER,
+        scraped_at   INTEGER
+    );
+
+    -- At most the store's file cap per torrent, in info-dict order.
+    CREATE TABLE files (
+        torrent_id INTEGER NOT NULL REFERENCES torrents (id) ON DELETE CASCADE,
+        idx        INTEGER NOT NULL,
+        path       TEXT    NOT NULL,
+        size       INTEGER NOT NULL,
+        PRIMARY KEY (torrent_id, idx)
+    ) WITHOUT ROWID;
+
+    -- Full-text index over the name and the stored file paths (newline-joined), rowid =
+    -- torrents.id. Contentless: the text lives in torrents/files only; contentless_delete lets
+    -- us delete and replace rows by rowid. Kept in sync by the Rust code inside the same
+    -- transaction as the torrents/files writes (not triggers: `paths` aggregates many rows).
+    CREATE VIRTUAL TABLE torrents_fts USING fts5 (
+        name,
+        paths,
+        content = '',
+        contentless_delete = 1,
+        tokenize = 'unicode61 remove_diacritics 2'
+    );
+    -- `rank` = bm25 with a name match worth 10x a path match.
+    INSERT INTO torrents_fts (torrents_fts, rank) VALUES ('rank', 'bm25(10.0, 1.0)');
+
+    -- Infohashes never to store or fetch again (`bitagent block`).
+    CREATE TABLE blocked (
+        info_hash  BLOB    PRIMARY KEY CHECK (length(info_hash) = 20),
+        blocked_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    "#,
+];
+
+/// Newest schema version this binary knows.
+pub fn latest_version() -> u32 {
+    MIGRATIONS.len() as u32
+}
+
+/// Reads `PRAGMA user_version`.
+pub fn schema_version(conn: &Connection) -> Result<u32> {
+    let v: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    Ok(u32::try_from(v).unwrap_or(u32::MAX))
+}
+
+/// Brings the database up to [`latest_version`], refusing foreign or newer files.
+pub fn migrate(conn: &mut Connection) -> Result<()> {
+    check_ownership(conn)?;
+    let supported = latest_version();
+    // Fast path without a write lock, so an up-to-date database opens on a read-only medium
+    // and a reader never waits for the crawler's writer.
+    let found = schema_version(conn)?;
+    if found > supported {
+        return Err(Error::SchemaTooNew { found, supported });
+    }
+    if found == supported {
+        return Ok(());
+    }
+    loop {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // Re-read under the write lock: another process may have migrated meanwhile.
+        let found = schema_version(&tx)?;
+        if found > supported {
+            return Err(Error::SchemaTooNew { found, supported });
+        }
+        if found == supported {
+            return Ok(());
+        }
+        tx.execute_batch(MIGRATIONS[found as usize])?;
+        tx.pragma_update(None, "user_version", found + 1)?;
+        if found == 0 {
+            tx.pragma_update(None, "application_id", APPLICATION_ID)?;
+        }
+        tx.commit()?;
+    }
+}
+
+fn check_ownership(conn: &Connection) -> Result<()> {
+    let app_id: i32 = conn.pragma_query_value(None, "application_id", |r| r.get(0))?;
+    if app_id == APPLICATION_ID {
+        return Ok(());
+    }
+    if app_id != 0 {
+        return Err(Error::ForeignDatabase(format!(
+            "application_id {app_id:#x}"
+        )));
+    }
+    let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))?;
+    if tables > 0 {
+        return Err(Error::ForeignDatabase(
+            "it has tables but no BitAgent application_id".into(),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,229 @@
+//! Plain data that crosses the [`Store`](crate::Store) boundary. No backend types leak here.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// A torrent's v1 infohash (SHA-1 of the bencoded info dict), the store's key.
+///
+/// `Display`/`FromStr` speak 40-digit lowercase hex.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct InfoHash(pub [u8; 20]);
+
+impl InfoHash {
+    /// The 20 raw bytes.
+    pub fn as_bytes(&self) -> &[u8; 20] {
+        &self.0
+    }
+}
+
+impl From<[u8; 20]> for InfoHash {
+    fn from(bytes: [u8; 20]) -> Self {
+        InfoHash(bytes)
+    }
+}
+
+impl fmt::Display for InfoHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for b in self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for InfoHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "InfoHash({self})")
+    }
+}
+
+/// A string that is not 40 hex digits.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("an infohash is 40 hex digits")]
+pub struct ParseInfoHashError;
+
+impl FromStr for InfoHash {
+    type Err = ParseInfoHashError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.as_bytes();
+        if s.len() != 40 {
+            return Err(ParseInfoHashError);
+        }
+        let mut out = [0u8; 20];
+        for (i, pair) in s.chunks_exact(2).enumerate() {
+            let hi = hex_digit(pair[0]).ok_or(ParseInfoHashError)?;
+            let lo = hex_digit(pair[1]).ok_or(ParseInfoHashError)?;
+            out[i] = hi << 4 | lo;
+        }
+        Ok(InfoHash(out))
+    }
+}
+
+fn hex_digit(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Seconds since the Unix epoch. The store never reads the clock; callers pass time in.
+pub type UnixSeconds = i64;
+
+/// One file of a torrent, as listed in its info dict (path components joined with `/`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileEntry {
+    /// Path inside the torrent, components joined with `/`. A single-file torrent has one
+    /// entry whose path is the torrent's name.
+    pub path: String,
+    /// Length in bytes.
+    pub size: u64,
+}
+
+/// What the crawler hands the store for one fetched torrent: a plain mapping of the verified
+/// info dict plus when it was seen and, if known, its swarm.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TorrentRecord {
+    /// The key.
+    pub info_hash: InfoHash,
+    /// The info dict's `name` (lossily UTF-8).
+    pub name: String,
+    /// Sum of all file lengths.
+    pub total_size: u64,
+    /// The files; the store keeps at most [`Store::file_cap`](crate::Store::file_cap) of them,
+    /// in order.
+    pub files: Vec<FileEntry>,
+    /// The true number of files in the info dict, even when `files` was truncated by the
+    /// caller. The store records `max(file_count, files.len())`.
+    pub file_count: u64,
+    /// BEP-27 `private` flag.
+    pub private: bool,
+    /// `piece length`, when present.
+    pub piece_length: Option<u64>,
+    /// BEP-52 `meta version` (2 for v2/hybrid), when present.
+    pub meta_version: Option<u8>,
+    /// When the crawler saw the infohash (becomes `first_seen` on insert, `last_seen` always).
+    pub seen_at: UnixSeconds,
+    /// Seeders from a BEP-33 scrape, if one was done.
+    pub seeders: Option<u32>,
+    /// Leechers from a BEP-33 scrape, if one was done.
+    pub leechers: Option<u32>,
+    /// When the scrape was done; swarm numbers without it are ignored.
+    pub scraped_at: Option<UnixSeconds>,
+}
+
+/// A stored torrent, as [`Store::get`](crate::Store::get) returns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Torrent {
+    /// The key.
+    pub info_hash: InfoHash,
+    /// Name.
+    pub name: String,
+    /// Sum of all file lengths (saturated at `i64::MAX` by SQL backends).
+    pub total_size: u64,
+    /// The stored files, at most the store's file cap, in info-dict order.
+    pub files: Vec<FileEntry>,
+    /// The true file count (may exceed `files.len()`).
+    pub file_count: u64,
+    /// BEP-27 private flag.
+    pub private: bool,
+    /// Piece length.
+    pub piece_length: Option<u64>,
+    /// BEP-52 meta version.
+    pub meta_version: Option<u8>,
+    /// First time the store saw the infohash.
+    pub first_seen: UnixSeconds,
+    /// Latest time the infohash was seen ([`Store::put_batch`](crate::Store::put_batch) or
+    /// [`Store::touch`](crate::Store::touch)).
+    pub last_seen: UnixSeconds,
+    /// Seeders at `scraped_at`.
+    pub seeders: Option<u32>,
+    /// Leechers at `scraped_at`.
+    pub leechers: Option<u32>,
+    /// When the swarm was last measured.
+    pub scraped_at: Option<UnixSeconds>,
+}
+
+/// A fresh swarm measurement for a stored torrent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SwarmUpdate {
+    /// Which torrent.
+    pub info_hash: InfoHash,
+    /// Seeders (BEP-33 estimate or peer count).
+    pub seeders: u32,
+    /// Leechers.
+    pub leechers: u32,
+    /// When measured. Older than the stored measurement means ignored.
+    pub scraped_at: UnixSeconds,
+}
+
+/// One search result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit {
+    /// The key.
+    pub info_hash: InfoHash,
+    /// Name.
+    pub name: String,
+    /// Total size in bytes.
+    pub total_size: u64,
+    /// True file count.
+    pub file_count: u64,
+    /// Seeders, if scraped.
+    pub seeders: Option<u32>,
+    /// Leechers, if scraped.
+    pub leechers: Option<u32>,
+    /// Last seen.
+    pub last_seen: UnixSeconds,
+    /// Relevance: higher is better. Backend-specific scale (SQLite: `-bm25`); an exact
+    /// infohash hit scores `f64::INFINITY`.
+    pub score: f64,
+}
+
+/// What one [`Store::put_batch`](crate::Store::put_batch) did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PutOutcome {
+    /// New torrents.
+    pub inserted: usize,
+    /// Torrents that were already stored and got upserted.
+    pub updated: usize,
+    /// Records dropped because their infohash is blocked.
+    pub blocked: usize,
+}
+
+/// Cheap counters for `bitagent stats`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StoreStats {
+    /// Stored torrents.
+    pub torrents: u64,
+    /// Stored file rows (capped per torrent).
+    pub file_rows: u64,
+    /// Sum of the true file counts.
+    pub files_total: u64,
+    /// Blocked infohashes.
+    pub blocked: u64,
+    /// Torrents with a swarm measurement.
+    pub scraped: u64,
+    /// Schema version.
+    pub schema_version: u32,
+    /// Bytes of the main database (pages × page size; 0 where meaningless).
+    pub db_bytes: u64,
+    /// Bytes of the write-ahead log on disk, if any.
+    pub wal_bytes: u64,
+    /// Pages in the main database.
+    pub page_count: u64,
+    /// Page size in bytes.
+    pub page_size: u64,
+    /// Free (reusable) pages.
+    pub free_pages: u64,
+}
+
+/// On-disk size of one table or index, from [`Store::table_sizes`](crate::Store::table_sizes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableSize {
+    /// Table or index name (FTS shadow tables are listed by their own names).
+    pub name: String,
+    /// Bytes used by its pages.
+    pub bytes: u64,
+}
