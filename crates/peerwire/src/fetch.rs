@@ -18,6 +18,19 @@ pub const OUR_UT_METADATA_ID: u8 = 1;
 /// Most bytes of the peer's `v` (client name) kept.
 const MAX_CLIENT_LEN: usize = 64;
 
+/// Rejects of the peer's own metadata requests are only queued while less than this is
+/// waiting to be transmitted, so a caller that is slow to drain cannot be made to buffer
+/// without bound.
+const MAX_QUEUED_REJECTS: usize = 64 << 10;
+
+/// `now + d`, saturating far in the future instead of overflowing (a config may use a huge
+/// duration to mean "never").
+fn after(now: Instant, d: Duration) -> Instant {
+    now.checked_add(d)
+        .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 86_400)))
+        .unwrap_or(now)
+}
+
 /// Limits and deadlines of one fetch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FetchConfig {
@@ -141,7 +154,7 @@ impl MetadataFetch {
             None,
             config.client.as_deref().map(str::as_bytes),
         );
-        let phase_deadline = now + config.handshake_timeout;
+        let phase_deadline = after(now, config.handshake_timeout);
         MetadataFetch {
             info_hash,
             config,
@@ -238,7 +251,7 @@ impl MetadataFetch {
         if self.is_finished() {
             return;
         }
-        if now >= self.started + self.config.total_timeout {
+        if now >= after(self.started, self.config.total_timeout) {
             self.fail(FetchError::Timeout(TimeoutPhase::Total));
         } else if now >= self.phase_deadline {
             let phase = match self.state {
@@ -268,7 +281,7 @@ impl MetadataFetch {
         }
         Some(
             self.phase_deadline
-                .min(self.started + self.config.total_timeout),
+                .min(after(self.started, self.config.total_timeout)),
         )
     }
 
@@ -358,7 +371,7 @@ impl MetadataFetch {
             return self.fail(FetchError::NoExtensionSupport);
         }
         self.state = State::ExtHandshake;
-        self.phase_deadline = now + self.config.handshake_timeout;
+        self.phase_deadline = after(now, self.config.handshake_timeout);
     }
 
     fn on_extended(&mut self, now: Instant, msg: &[u8]) {
@@ -384,7 +397,9 @@ impl MetadataFetch {
             Err(e) => self.fail(FetchError::Protocol(e)),
             Ok(MetadataMsg::Request { piece }) => {
                 // We have no metadata to give (BEP-9: reject).
-                if let Ok(piece) = u32::try_from(piece) {
+                if let Ok(piece) = u32::try_from(piece)
+                    && self.outbuf.len() < MAX_QUEUED_REJECTS
+                {
                     metadata::encode_reject(&mut self.outbuf, peer_ut, piece);
                 }
             }
@@ -420,7 +435,7 @@ impl MetadataFetch {
             next_request: 0,
             outstanding: 0,
         };
-        self.phase_deadline = now + self.config.piece_timeout;
+        self.phase_deadline = after(now, self.config.piece_timeout);
         self.fill_window();
     }
 
@@ -455,7 +470,7 @@ impl MetadataFetch {
         if asm.is_complete() {
             return self.complete();
         }
-        self.phase_deadline = now + self.config.piece_timeout;
+        self.phase_deadline = after(now, self.config.piece_timeout);
         self.fill_window();
     }
 

@@ -408,3 +408,18 @@ fn causes_are_listed() {
     }
     assert_eq!(FetchError::CAUSES.len(), all.len() + 1, "plus connect");
 }
+
+#[test]
+fn huge_timeouts_mean_never() {
+    let cfg = FetchConfig {
+        handshake_timeout: Duration::MAX,
+        piece_timeout: Duration::MAX,
+        total_timeout: Duration::MAX,
+        ..FetchConfig::default()
+    };
+    let t0 = Instant::now();
+    let mut f = MetadataFetch::new([1; 20], OUR_ID, cfg, t0);
+    assert!(f.poll_timeout().unwrap() > t0 + Duration::from_secs(86_400 * 365));
+    f.handle_timeout(t0 + Duration::from_secs(86_400));
+    assert!(f.poll_outcome().is_none());
+}
