@@ -7,6 +7,18 @@
 
 use bencode::Encoder;
 use sha1::{Digest, Sha1};
+use sha2::Sha256;
+
+/// Whether `info` hashes to `info_hash`: its SHA-1 (v1), or its SHA-256 truncated to 20 bytes
+/// (the v2 infohash as BEP-52 puts it on the DHT).
+pub fn matches_info_hash(info: &[u8], info_hash: &[u8; 20]) -> bool {
+    let v1: [u8; 20] = Sha1::digest(info).into();
+    if &v1 == info_hash {
+        return true;
+    }
+    let v2 = Sha256::digest(info);
+    v2[..20] == info_hash[..]
+}
 
 use crate::error::{FetchError, ProtocolError};
 use crate::message::{EXTENDED, encode_message};
@@ -199,17 +211,21 @@ impl Assembly {
         Ok(true)
     }
 
-    /// The complete metadata, if its SHA-1 is `info_hash`; [`FetchError::HashMismatch`]
+    /// The complete metadata, if it hashes to `info_hash`; [`FetchError::HashMismatch`]
     /// otherwise (or when pieces are missing).
+    ///
+    /// `info_hash` may be a v1 infohash (SHA-1 of the info dict) or, for BEP-52 torrents, the
+    /// v2 infohash truncated to 20 bytes (SHA-256 of the info dict), which is what the DHT
+    /// carries for v2-only torrents and, beside the v1 hash, for hybrids.
     pub fn finish(self, info_hash: &[u8; 20]) -> Result<Vec<u8>, FetchError> {
         if !self.is_complete() {
             return Err(FetchError::HashMismatch);
         }
-        let digest: [u8; 20] = Sha1::digest(&self.buf).into();
-        if &digest != info_hash {
-            return Err(FetchError::HashMismatch);
+        if matches_info_hash(&self.buf, info_hash) {
+            Ok(self.buf)
+        } else {
+            Err(FetchError::HashMismatch)
         }
-        Ok(self.buf)
     }
 }
 
@@ -299,5 +315,31 @@ mod tests {
         let mut b = Assembly::new(10, 100).unwrap();
         b.insert(0, &[0; 10]).unwrap();
         assert_eq!(b.finish(&hash), Err(FetchError::HashMismatch));
+    }
+
+    #[test]
+    fn v2_truncated_sha256_infohash_verifies() {
+        // The BEP-52 v2 infohash of a libtorrent-made v2-only info dict, cut to 20 bytes.
+        let info = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/multi_v2.info"
+        ))
+        .unwrap();
+        let full = Sha256::digest(&info);
+        let mut v2 = [0u8; 20];
+        v2.copy_from_slice(&full[..20]);
+        let v1: [u8; 20] = Sha1::digest(&info).into();
+        assert!(matches_info_hash(&info, &v2));
+        assert!(matches_info_hash(&info, &v1));
+        let mut wrong = v2;
+        wrong[0] ^= 1;
+        assert!(!matches_info_hash(&info, &wrong));
+        let mut a = Assembly::new(info.len() as u64, 1 << 20).unwrap();
+        for i in 0..a.piece_count() {
+            let start = i * PIECE_SIZE;
+            let end = (start + PIECE_SIZE).min(info.len());
+            a.insert(i as i64, &info[start..end]).unwrap();
+        }
+        assert_eq!(a.finish(&v2).unwrap(), info);
     }
 }
