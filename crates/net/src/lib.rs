@@ -12,6 +12,10 @@
 //! subscriber are dropped and counted ([`DriverStats::events_dropped`]), and every `Node`
 //! method gives up after [`NodeConfig::max_wait`].
 //!
+//! The TCP side is [`fetch_metadata`]: one torrent's info dictionary from one peer, driving the
+//! sans-IO [`peerwire::MetadataFetch`] over a [`tokio::net::TcpStream`] (and
+//! [`fetch_from_any`] for several peers of one torrent, concurrently).
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), net::Error> {
 //! use net::{Node, NodeConfig};
@@ -29,13 +33,18 @@ mod command;
 mod config;
 mod driver;
 mod error;
+mod fetch;
 mod node;
 mod resolve;
 
 pub use command::{DirectQuery, LookupRequest};
 pub use config::NodeConfig;
 pub use error::Error;
+pub use fetch::{
+    AnyOutcome, FetchFailure, PEER_ID_PREFIX, READ_BUFFER, fetch_from_any, fetch_metadata, peer_id,
+};
 pub use node::{DriverStats, Events, Node, NodeStats, Response};
 pub use resolve::{DEFAULT_ROUTERS, RESOLVE_TIMEOUT, resolve, resolve_routers};
 
 pub use dht;
+pub use peerwire;
