@@ -376,6 +376,22 @@ class Swarm:
         assert not ih.has_v2(), "torrent unexpectedly has a v2 info-hash"
         return ti, str(ih.v1)
 
+    @staticmethod
+    def describe(ti):
+        """What a metadata fetch must find in the torrent: name, sizes and non-pad files
+        (path components below the torrent's directory; a single file's path is its name)."""
+        fs = ti.files()
+        files = []
+        for i in range(fs.num_files()):
+            if fs.file_flags(i) & lt.file_storage.flag_pad_file:
+                continue
+            parts = fs.file_path(i).split(os.sep)
+            if ti.num_files() > 1 or len(parts) > 1:
+                parts = parts[1:]
+            files.append({"path": parts, "size": fs.file_size(i)})
+        return {"name": ti.name(), "total_size": sum(f["size"] for f in files),
+                "piece_length": ti.piece_length(), "files": files}
+
     def add_seed(self, node, ti, save_path):
         atp = lt.add_torrent_params()
         atp.ti = ti
@@ -394,7 +410,7 @@ class Swarm:
                 ti, ih = self.make_torrent(d, "bitagent-node%03d-t%d.bin" % (n.idx, k),
                                            rnd.randint(16 * 1024, 48 * 1024))
                 self.add_seed(n, ti, d)
-                self.torrents.append({"infohash": ih, "seeders": [n]})
+                self.torrents.append({"infohash": ih, "seeders": [n], "meta": self.describe(ti)})
         k = max(0, min(a.swarm_torrent_seeders, len(self.nodes)))
         if k:
             d = os.path.join(self.tmpdir, "swarm")
@@ -403,7 +419,7 @@ class Swarm:
             seeders = [self.nodes[int(j * step)] for j in range(k)]
             for n in seeders:
                 self.add_seed(n, ti, d)
-            self.swarm_torrent = {"infohash": ih, "seeders": seeders}
+            self.swarm_torrent = {"infohash": ih, "seeders": seeders, "meta": self.describe(ti)}
         for n in self.nodes:
             for h in n.handles:
                 h.force_dht_announce()
@@ -501,7 +517,9 @@ class Swarm:
 
     def info(self):
         def tor(t):
-            return {"infohash": t["infohash"], "seeders": [s.addr for s in t["seeders"]]}
+            d = {"infohash": t["infohash"], "seeders": [s.addr for s in t["seeders"]]}
+            d.update(t["meta"])
+            return d
         return {
             "ready": True,
             "nodes": [{"addr": n.addr, "id": sha1_hex(n.nid) if n.nid is not None else None}
