@@ -94,15 +94,27 @@ pub async fn fetch_metadata(
             )));
         }
     };
+    fetch_metadata_on(stream, info_hash, peer_id, cfg)
+        .await
+        .map_err(FetchFailure::Fetch)
+}
+
+/// Fetches the info dictionary of `info_hash` over an already connected `stream` (for callers
+/// that connect themselves, from a chosen source address say); [`fetch_metadata`] is connect
+/// plus this. The stream is closed when the fetch ends.
+pub async fn fetch_metadata_on(
+    stream: TcpStream,
+    info_hash: [u8; 20],
+    peer_id: [u8; 20],
+    cfg: FetchConfig,
+) -> Result<Metadata, FetchError> {
     // Our messages are small and each one waits for an answer: do not let Nagle hold them.
     let _ = stream.set_nodelay(true);
     let limit = cfg.total_timeout.saturating_add(SAFETY_MARGIN);
     let fetch = MetadataFetch::new(info_hash, peer_id, cfg, Instant::now());
     match tokio::time::timeout(limit, drive(stream, fetch)).await {
-        Ok(r) => r.map_err(FetchFailure::Fetch),
-        Err(_) => Err(FetchFailure::Fetch(FetchError::Timeout(
-            TimeoutPhase::Total,
-        ))),
+        Ok(r) => r,
+        Err(_) => Err(FetchError::Timeout(TimeoutPhase::Total)),
     }
 }
 

@@ -41,7 +41,8 @@ pub use command::{DirectQuery, LookupRequest};
 pub use config::NodeConfig;
 pub use error::Error;
 pub use fetch::{
-    AnyOutcome, FetchFailure, PEER_ID_PREFIX, READ_BUFFER, fetch_from_any, fetch_metadata, peer_id,
+    AnyOutcome, FetchFailure, PEER_ID_PREFIX, READ_BUFFER, fetch_from_any, fetch_metadata,
+    fetch_metadata_on, peer_id,
 };
 pub use node::{DriverStats, Events, Node, NodeStats, Response};
 pub use resolve::{DEFAULT_ROUTERS, RESOLVE_TIMEOUT, resolve, resolve_routers};
