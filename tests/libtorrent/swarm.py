@@ -199,6 +199,7 @@ class Swarm:
         self.tmpdir = tempfile.mkdtemp(prefix="bitagent-swarm-")
         self.torrents = []       # [{"infohash", "seeders": [Node]}]
         self.swarm_torrent = None
+        self.multi_torrent = None
         self.thread = None
         self.effective = {}
 
@@ -376,11 +377,27 @@ class Swarm:
         assert not ih.has_v2(), "torrent unexpectedly has a v2 info-hash"
         return ti, str(ih.v1)
 
+    def make_multi_torrent(self, directory, name, nfiles):
+        """A v1 multi-file torrent of `nfiles` small files in nested directories: its info
+        dictionary (about 50 bytes per file) spans several 16 KiB metadata pieces."""
+        rnd = random.Random()
+        root = os.path.join(directory, name)
+        for i in range(nfiles):
+            sub = os.path.join(root, "dir%02d" % (i % 7), "sub%d" % (i % 3))
+            os.makedirs(sub, exist_ok=True)
+            with open(os.path.join(sub, "file-%05d.bin" % i), "wb") as f:
+                f.write(os.urandom(rnd.randint(1, 600)))
+        ct = lt.create_torrent(lt.list_files(root), 16384, lt.create_torrent.v1_only)
+        ct.set_creator("bitagent-test-swarm")
+        lt.set_piece_hashes(ct, directory)
+        ti = lt.torrent_info(ct.generate())
+        return ti, str(ti.info_hashes().v1)
+
     @staticmethod
     def describe(ti):
         """What a metadata fetch must find in the torrent: name, sizes and non-pad files
         (path components below the torrent's directory; a single file's path is its name)."""
-        fs = ti.files()
+        fs = ti.layout()
         files = []
         for i in range(fs.num_files()):
             if fs.file_flags(i) & lt.file_storage.flag_pad_file:
@@ -420,6 +437,12 @@ class Swarm:
             for n in seeders:
                 self.add_seed(n, ti, d)
             self.swarm_torrent = {"infohash": ih, "seeders": seeders, "meta": self.describe(ti)}
+        if a.multi_file_torrent > 0:
+            d = os.path.join(self.tmpdir, "multi")
+            ti, ih = self.make_multi_torrent(d, "bitagent-multi", a.multi_file_torrent)
+            self.add_seed(self.nodes[0], ti, d)
+            self.multi_torrent = {"infohash": ih, "seeders": [self.nodes[0]],
+                                  "meta": self.describe(ti), "info_size": len(ti.info_section())}
         for n in self.nodes:
             for h in n.handles:
                 h.force_dht_announce()
@@ -430,6 +453,8 @@ class Swarm:
         pairs = [(t["infohash"], s) for t in self.torrents for s in t["seeders"]]
         if self.swarm_torrent:
             pairs += [(self.swarm_torrent["infohash"], s) for s in self.swarm_torrent["seeders"]]
+        if self.multi_torrent:
+            pairs += [(self.multi_torrent["infohash"], s) for s in self.multi_torrent["seeders"]]
         return pairs
 
     def wait_announces(self, deadline):
@@ -526,6 +551,8 @@ class Swarm:
                       for n in self.nodes],
             "torrents": [tor(t) for t in self.torrents],
             "swarm_torrent": tor(self.swarm_torrent) if self.swarm_torrent else None,
+            "multi_torrent": (dict(tor(self.multi_torrent), info_size=self.multi_torrent["info_size"])
+                              if self.multi_torrent else None),
             "block_ratelimit": self.effective.get("dht_block_ratelimit"),
             "sample_interval": self.effective.get("dht_sample_infohashes_interval"),
             "upload_rate_limit": self.effective.get("dht_upload_rate_limit"),
@@ -791,6 +818,9 @@ def main(argv=None):
     p.add_argument("--upload-rate-limit", type=int, default=1000000,
                    help="dht_upload_rate_limit bytes/s (libtorrent default 8000; 0 would mean send nothing)")
     p.add_argument("--ready-timeout", type=float, default=45.0)
+    p.add_argument("--multi-file-torrent", type=int, default=0, metavar="FILES",
+                   help="also seed, on the first session, a multi-file torrent of FILES small files "
+                        "(0 = none)")
     p.add_argument("--min-table-fraction", type=float, default=0.8,
                    help="each node must have at least this fraction of the others in its table")
     p.add_argument("--min-announce-nodes", type=int, default=3,
