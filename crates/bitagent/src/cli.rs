@@ -26,6 +26,29 @@ pub enum Command {
     /// One-shot DHT queries for debugging: send, print what came back, exit.
     #[command(subcommand)]
     Dht(DhtCommand),
+    /// Fetch one torrent's info dictionary from peers over TCP (BEP-9) and print its name,
+    /// sizes and files.
+    Metadata(MetadataArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MetadataArgs {
+    /// The torrent's infohash (40 hex digits).
+    #[arg(value_name = "INFOHASH")]
+    pub info_hash: Id20,
+
+    /// A peer that has the torrent (repeatable; required). Up to 4 are tried at once; the
+    /// first verified answer wins.
+    #[arg(long, value_name = "HOST:PORT", required = true)]
+    pub peer: Vec<String>,
+
+    /// Seconds to wait for the whole fetch (default 30).
+    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    pub timeout: Option<f64>,
+
+    /// Print one JSON document on stdout instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -2,12 +2,14 @@
 //!
 //! * `bitagent node`: a long-running DHT node with periodic status lines.
 //! * `bitagent dht ping|find-node|sample|get-peers`: one-shot debugging queries.
+//! * `bitagent metadata`: one torrent's info dictionary, fetched from peers over TCP.
 //!
 //! Every subcommand has `--json` for scripts: `node` prints JSON lines, the `dht` queries one
 //! JSON document (an `{"error": ..., "kind": ...}` object on failure). Logs go to stderr.
 
 mod cli;
 mod dht_cmd;
+mod metadata_cmd;
 mod node_cmd;
 mod render;
 
@@ -29,6 +31,7 @@ fn main() -> ExitCode {
     let json = match &cli.command {
         Command::Node(a) => a.json,
         Command::Dht(d) => dht_cmd::wants_json(d),
+        Command::Metadata(a) => a.json,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -45,6 +48,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Node(args) => node_cmd::run(args).await,
             Command::Dht(cmd) => dht_cmd::run(cmd).await,
+            Command::Metadata(args) => metadata_cmd::run(args).await,
         }
     });
     // Background tasks (a stuck DNS lookup, say) must not hold the exit.
@@ -53,7 +57,9 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             let message = format!("{e:#}");
-            if json {
+            if let Some(f) = e.downcast_ref::<metadata_cmd::Failed>().filter(|_| json) {
+                println!("{}", f.to_json());
+            } else if json {
                 println!("{}", json!({ "error": message, "kind": error_kind(&e) }));
             }
             eprintln!("error: {message}");
@@ -88,7 +94,7 @@ fn init_logging(cli: &Cli) {
     let filter = match std::env::var("RUST_LOG") {
         Ok(s) if !s.is_empty() => EnvFilter::new(s),
         _ => {
-            let quiet = matches!(cli.command, Command::Dht(_));
+            let quiet = matches!(cli.command, Command::Dht(_) | Command::Metadata(_));
             EnvFilter::new(match (cli.verbose, quiet) {
                 (0, true) => "warn",
                 (0, false) => "warn,bitagent=info,net=info,dht=info",
