@@ -151,7 +151,7 @@ pub fn to_text(info_hash: &str, from: SocketAddr, elapsed: Duration, m: &Metadat
     let _ = writeln!(s, "infohash      {info_hash}");
     let _ = writeln!(
         s,
-        "from          {from} in {:.1} ms ({} bytes of metadata, SHA-1 verified)",
+        "from          {from} in {:.1} ms ({} bytes of metadata, verified against the infohash)",
         ms(elapsed),
         m.info_bytes.len()
     );

@@ -75,8 +75,8 @@ impl FetchFailure {
 }
 
 /// Connects to `peer` (giving up after `connect_timeout`) and fetches the info dictionary of
-/// `info_hash` from it, announcing ourselves as `peer_id`. The result is SHA-1 verified and
-/// parsed by [`peerwire`].
+/// `info_hash` from it, announcing ourselves as `peer_id`. The result is verified against the
+/// info hash and parsed by [`peerwire`].
 pub async fn fetch_metadata(
     peer: SocketAddr,
     info_hash: [u8; 20],
