@@ -20,6 +20,9 @@ use crate::stats::Stats;
 use crate::token::TokenIssuer;
 use crate::transactions::{Outgoing, Purpose, Transactions, Txn};
 
+/// Prefix lengths the join covers with lookups even before the table has split that far.
+const JOIN_PREFIXES: usize = 8;
+
 /// A command could not be started: the engine is at one of its caps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum Busy {
@@ -81,8 +84,6 @@ pub struct Engine {
     events: VecDeque<Event>,
     routers: Vec<SocketAddr>,
     bootstrap_lookup: Option<LookupId>,
-    /// Whether the running bootstrap ends with a refresh of every bucket.
-    join_refresh: bool,
     next_maintenance: Instant,
     to_ping: VecDeque<SocketAddr>,
     to_ping_set: BTreeSet<SocketAddr>,
@@ -137,7 +138,6 @@ impl Engine {
             events: VecDeque::new(),
             routers: Vec::new(),
             bootstrap_lookup: None,
-            join_refresh: false,
             to_ping: VecDeque::new(),
             to_ping_set: BTreeSet::new(),
             refreshing: BTreeSet::new(),
@@ -244,23 +244,14 @@ impl Engine {
     /// our own id seeded with them and with whatever the table already holds. The routers are
     /// remembered and reused if the table ever empties.
     ///
-    /// When it finishes, every bucket is refreshed at once (the Kademlia join), so the table
-    /// spans the keyspace right away.
+    /// When it finishes, lookups for random ids at every prefix length follow (the Kademlia
+    /// join), so the table spans the keyspace right away. Maintenance repeats the whole
+    /// bootstrap, with a backoff, while the table holds fewer than K contacts.
     pub fn bootstrap(&mut self, now: Instant, routers: &[SocketAddr]) -> Result<LookupId, Busy> {
-        self.start_bootstrap(now, routers, true)
-    }
-
-    fn start_bootstrap(
-        &mut self,
-        now: Instant,
-        routers: &[SocketAddr],
-        join: bool,
-    ) -> Result<LookupId, Busy> {
         if !routers.is_empty() {
             self.routers = routers.to_vec();
         }
         let routers = self.routers.clone();
-        self.join_refresh = join;
         self.bootstrap_lookup = Some(LookupId(self.next_lookup));
         let id = self.start_lookup(now, self.id, LookupKind::FindNode, &routers);
         if id.is_err() {
@@ -652,14 +643,10 @@ impl Engine {
             }
             if self.bootstrap_lookup == Some(id) {
                 self.bootstrap_lookup = None;
-                // Kademlia join: the lookup for our own id filled the near buckets; refresh
-                // every bucket now instead of in 15 minutes, so the table spans the whole
-                // keyspace right away (in a small network this is what finds the far nodes).
-                // Maintenance re-bootstraps of a table that is merely short of K skip this.
-                if self.join_refresh {
-                    let all: Vec<usize> = (0..self.table.buckets().len()).collect();
-                    self.refresh_buckets(now, &all);
-                }
+                // Kademlia join: the lookup for our own id filled the near buckets; now spread
+                // over the whole keyspace instead of waiting 15 minutes for bucket refreshes
+                // (in a small network this is what finds the nodes far from our id).
+                self.join_lookups(now);
             }
             self.push_event(Event::LookupDone(result));
         }
@@ -727,8 +714,9 @@ impl Engine {
                 self.pending.push_back(p);
             }
         }
-        // Maintenance pings use leftover budget only.
-        if self.pending.is_empty() {
+        // Maintenance pings go after the queued queries, with what global budget is left;
+        // queries still waiting for *their* destination's budget do not hold them back.
+        {
             for _ in 0..self.to_ping.len() {
                 if self.txns.len() >= self.cfg.max_transactions / 2 {
                     break;
@@ -866,8 +854,9 @@ impl Engine {
         {
             self.next_bootstrap = now + self.bootstrap_backoff;
             self.bootstrap_backoff = (self.bootstrap_backoff * 2).min(self.cfg.bucket_refresh);
-            let join = self.table.is_empty();
-            let _ = self.start_bootstrap(now, &[], join);
+            // Spread over the keyspace again: in a network smaller than K that is the only way
+            // to meet the nodes no reply has named yet. The backoff bounds the cost.
+            let _ = self.bootstrap(now, &[]);
         }
         // Refresh stale buckets, a few at a time, leaving room for the application's lookups.
         if !self.table.is_empty() {
@@ -886,6 +875,29 @@ impl Engine {
 impl Engine {
     /// Starts a `find_node` lookup for a random id in each of `buckets`, leaving at least half
     /// of the lookup slots to the application.
+    /// The second half of a join: a `find_node` for a random id at each prefix length from 0
+    /// to at least [`JOIN_PREFIXES`] (or as many buckets as the table has), so the lookups
+    /// spread over the whole keyspace, also into buckets the table has not split into yet.
+    /// In a small network that is what finds nodes far from our id and from any one target
+    /// (a reply only names the ~8 nodes closest to the target asked for).
+    fn join_lookups(&mut self, now: Instant) {
+        let n = self.table.buckets().len().clamp(JOIN_PREFIXES, 160);
+        for cpl in 0..n as u32 {
+            if self.lookups.len() * 2 >= self.cfg.max_lookups {
+                break;
+            }
+            let target = self.table.random_id_at_prefix(cpl, &mut self.rng);
+            let bi = self.table.bucket_index(&target);
+            if let Ok(id) = self.find_node(now, target)
+                && !self.refreshing.contains(&bi)
+                && let Some(l) = self.lookups.get_mut(&id)
+            {
+                l.refresh_bucket = Some(bi);
+                self.refreshing.insert(bi);
+            }
+        }
+    }
+
     fn refresh_buckets(&mut self, now: Instant, buckets: &[usize]) {
         for &bi in buckets {
             if self.refreshing.contains(&bi) || self.lookups.len() * 2 >= self.cfg.max_lookups {

@@ -436,6 +436,18 @@ impl RoutingTable {
         id
     }
 
+    /// A random id sharing exactly `cpl` leading bits with ours (`cpl` < 160), whether or not
+    /// the table has split that far: the would-be bucket `cpl`.
+    pub fn random_id_at_prefix(&self, cpl: u32, rng: &mut impl RngCore) -> Id20 {
+        let mut id = Id20::ZERO;
+        rng.fill_bytes(&mut id.0);
+        let cpl = cpl.min(159);
+        for bit in 0..cpl {
+            id = id.with_bit(bit, self.own.bit(bit));
+        }
+        id.with_bit(cpl, !self.own.bit(cpl))
+    }
+
     /// Buckets due for a refresh at `now`.
     pub fn due_refreshes(&self, now: Instant) -> Vec<usize> {
         self.buckets
@@ -675,6 +687,16 @@ mod tests {
         assert_eq!(t.buckets()[0].refresh_interval, Duration::from_secs(3600));
         t.refreshed(0, true, now);
         assert_eq!(t.buckets()[0].refresh_interval, Duration::from_secs(900));
+    }
+
+    #[test]
+    fn random_id_at_prefix_has_that_prefix() {
+        let mut rng = ChaCha8Rng::seed_from_u64(4);
+        let t = RoutingTable::new(random_id(&mut rng), cfg(), Instant::now());
+        for cpl in [0, 1, 7, 8, 100, 159] {
+            let id = t.random_id_at_prefix(cpl, &mut rng);
+            assert_eq!(t.own_id().common_prefix_len(&id), cpl);
+        }
     }
 
     #[test]

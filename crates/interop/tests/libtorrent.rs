@@ -94,11 +94,19 @@ async fn full_node_bootstraps_fills_its_table_and_libtorrent_adopts_it() {
     );
 
     // They query us, we answer, and they put us in their tables (we are not read-only).
-    let adopted = eventually(Duration::from_secs(40), || {
+    // Both are state in two processes; poll them together, bounded.
+    let start = Instant::now();
+    let adopted = loop {
         let k = swarm.tables_holding(us);
-        (k >= SWARM_SIZE / 2).then_some(k)
-    })
-    .await;
+        let answered = node.stats().await.unwrap().engine.queries_answered;
+        if k >= SWARM_SIZE / 2 && answered > 0 {
+            break Some(k);
+        }
+        if start.elapsed() >= Duration::from_secs(40) {
+            break None;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
     let stats = node.stats().await.unwrap();
     assert!(
         adopted.is_some(),

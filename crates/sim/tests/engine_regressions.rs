@@ -87,7 +87,8 @@ fn poll_timeout_spins_on_slow_lookup_query() {
     let target = net.random_id();
     net.command(a, |e, now| e.find_node(now, target)).unwrap();
     net.run_for(Duration::from_millis(1500));
-    assert_eq!(net.engine(a).active_lookups(), 1, "seed {seed}");
+    // Our lookup (and possibly some of the join's, throttled by B's budget) still runs.
+    assert!(net.engine(a).active_lookups() >= 1, "seed {seed}");
     let now = net.instant();
     net.command(a, |e, now| e.handle_timeout(now));
     let next = net.engine(a).poll_timeout().unwrap();
