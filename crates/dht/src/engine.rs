@@ -230,7 +230,7 @@ impl Engine {
         min(self.txns.next_deadline());
         min(Some(self.tokens.next_rotation()));
         for l in self.lookups.values() {
-            min(l.next_slow(self.cfg.lookup_slow_after));
+            min(l.next_slow());
         }
         if !self.pending.is_empty() || !self.to_ping.is_empty() {
             min(self.retry_at);

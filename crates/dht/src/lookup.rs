@@ -76,6 +76,8 @@ pub struct Lookup {
     /// The `now` of the last [`Lookup::next_queries`]: queries that were already slow then
     /// have been acted upon and no longer need a wake-up.
     last_step: Option<Instant>,
+    /// Cached [`Lookup::next_slow`].
+    next_slow: Option<Instant>,
 }
 
 impl Lookup {
@@ -107,6 +109,7 @@ impl Lookup {
             queries: 0,
             responses: 0,
             last_step: None,
+            next_slow: None,
         };
         for n in known {
             l.add_candidate(*n);
@@ -224,6 +227,7 @@ impl Lookup {
             }
         }
         self.queries += out.len() as u32;
+        self.next_slow = self.compute_next_slow(slow_after);
         out
     }
 
@@ -231,10 +235,16 @@ impl Lookup {
         matches!(self.kind, LookupKind::GetPeers { scrape: true })
     }
 
-    /// When the earliest active query turns slow (so another may be sent). Queries that had
-    /// already turned slow at the last step are not counted: their slot was reused then, and
-    /// their timeout is the transaction's deadline.
-    pub fn next_slow(&self, slow_after: Duration) -> Option<Instant> {
+    /// When the earliest active query turns slow (so another may be sent), as of the last
+    /// [`Lookup::next_queries`] (every answer, failure and timer steps the lookup, so this is
+    /// current). Cached: the engine asks for it after every datagram.
+    pub fn next_slow(&self) -> Option<Instant> {
+        self.next_slow
+    }
+
+    /// Queries that had already turned slow at the last step are not counted: their slot was
+    /// reused then, and their timeout is the transaction's deadline.
+    fn compute_next_slow(&self, slow_after: Duration) -> Option<Instant> {
         self.candidates
             .iter()
             .filter_map(|c| match (&c.state, &c.scrape) {
