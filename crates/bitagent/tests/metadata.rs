@@ -190,6 +190,6 @@ fn metadata_failure_is_exit_1_with_a_cause() {
     ]);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("error: no metadata (closed)"), "{err}");
+    assert!(err.contains("error: no metadata (handshake)"), "{err}");
     assert!(out.stdout.is_empty());
 }

@@ -217,7 +217,13 @@ async fn fetches_every_torrent_from_its_libtorrent_seeders() {
         );
     }
 
-    // 4. The DHT DoS blocker counts UDP packets per source IP; metadata is TCP. Our fetching
+    // 4. A torrent the peer does not have: libtorrent hangs up without a handshake, which we
+    //    count as a handshake failure (not as a transfer cut short).
+    let seeder = seeders(&torrents[0])[0];
+    let err = fetch_from(seeder, [0x5a; 20]).await.unwrap_err();
+    assert!(err.starts_with("handshake ("), "{err}");
+
+    // 5. The DHT DoS blocker counts UDP packets per source IP; metadata is TCP. Our fetching
     //    address sent the DHT nothing, and nobody was banned.
     let packets = swarm.packets(OUR_IP);
     assert_eq!(packets["count"], 0, "{packets}");

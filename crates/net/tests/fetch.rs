@@ -165,7 +165,7 @@ async fn silent_peer_times_out() {
 }
 
 #[tokio::test]
-async fn peer_closing_mid_handshake_is_closed() {
+async fn peer_closing_mid_handshake_is_a_handshake_failure() {
     let hash = [2; 20];
     let addr = spawn_peer(1, move |mut s| async move {
         let hs = encode_handshake(&hash, &SEED_ID);
@@ -173,7 +173,7 @@ async fn peer_closing_mid_handshake_is_closed() {
     })
     .await;
     let e = fetch(addr, hash, quick()).await.unwrap_err();
-    assert_eq!(e.cause(), "closed", "{e}");
+    assert_eq!(e.cause(), "handshake", "{e}");
 }
 
 #[tokio::test]

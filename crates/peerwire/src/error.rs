@@ -90,6 +90,11 @@ pub enum HandshakeError {
     /// The peer answered for a different torrent.
     #[error("wrong info hash")]
     WrongInfoHash,
+    /// The peer closed the connection before completing its handshake. libtorrent does this
+    /// when it does not have the torrent asked for, so it is a handshake failure, not a drop
+    /// in the middle of a transfer ([`FetchError::Closed`]).
+    #[error("closed before its handshake")]
+    Closed,
 }
 
 /// Which deadline of a fetch passed.

@@ -241,7 +241,11 @@ impl MetadataFetch {
     /// [`FetchError::Closed`].
     pub fn handle_eof(&mut self) {
         if !self.is_finished() {
-            self.fail(FetchError::Closed);
+            if self.peer.is_none() {
+                self.fail(FetchError::Handshake(HandshakeError::Closed));
+            } else {
+                self.fail(FetchError::Closed);
+            }
         }
     }
 

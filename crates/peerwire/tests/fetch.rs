@@ -262,9 +262,20 @@ fn eof_mid_piece_is_closed() {
     let (f, o) = play(h, &cut, FetchConfig::default(), 1, 1000, true);
     assert_eq!(o.unwrap().unwrap_err(), FetchError::Closed);
     assert_eq!(f.buffered_len(), 0, "buffers are released");
-    // EOF before anything at all is Closed too.
+    // EOF before the peer's handshake (what libtorrent does for a torrent it does not have)
+    // is a handshake failure.
     let (_, o) = play(h, &Script::new(), FetchConfig::default(), 1, 1, true);
-    assert_eq!(o.unwrap().unwrap_err(), FetchError::Closed);
+    assert_eq!(
+        o.unwrap().unwrap_err(),
+        FetchError::Handshake(HandshakeError::Closed)
+    );
+    let half = Script::new().handshake(&h);
+    let cut = Script::new().raw(&half.bytes[..30]);
+    let (_, o) = play(h, &cut, FetchConfig::default(), 1, 1, true);
+    assert_eq!(
+        o.unwrap().unwrap_err(),
+        FetchError::Handshake(HandshakeError::Closed)
+    );
 }
 
 #[test]
