@@ -35,10 +35,16 @@ cargo clippy --locked --offline --workspace --all-targets -- -D warnings
 # 3. Run the tests, offline, inside a private network namespace when we can make one.
 TEST_CMD=(cargo test --locked --offline --workspace "$@")
 # The namespace is only usable if we can bring its loopback up (needs iproute2's `ip`).
+OUT=$(mktemp)
+trap 'rm -f "$OUT"' EXIT
 if unshare -n sh -c 'ip link set lo up' 2>/dev/null; then
   log "running tests inside unshare -n (loopback only)"
-  unshare -n bash -c 'ip link set lo up && exec "$@"' _ "${TEST_CMD[@]}"
+  unshare -n bash -c 'ip link set lo up && exec "$@"' _ "${TEST_CMD[@]}" 2>&1 | tee "$OUT"
 else
   log "unshare -n unavailable here; running tests directly (they only use 127.0.0.0/8)"
-  "${TEST_CMD[@]}"
+  "${TEST_CMD[@]}" 2>&1 | tee "$OUT"
 fi
+
+# One closing line for the whole run (cargo prints one per test binary, the last of which
+# may well be a crate's empty doc-test run).
+awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, i }' "$OUT"
