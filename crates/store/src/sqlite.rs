@@ -190,14 +190,24 @@ fn put_one(tx: &Transaction<'_>, file_cap: usize, rec: &TorrentRecord) -> Result
         None => (None, None),
     };
     let existing = torrent_id(tx, &rec.info_hash)?;
-    let id = match existing {
-        None => {
-            tx.prepare_cached(
-                "INSERT INTO torrents (info_hash, name, total_size, file_count, private, \
-                     piece_length, meta_version, first_seen, last_seen, seeders, leechers, \
-                     scraped_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, ?11)",
-            )?
-            .execute(params![
+    // One statement both ways: a new row takes the record as it is; a known one keeps its
+    // first sighting and takes swarm numbers only from a measurement at least as new (every
+    // right-hand side of DO UPDATE sees the row as it was).
+    let id: i64 = tx
+        .prepare_cached(
+            "INSERT INTO torrents (info_hash, name, total_size, file_count, private, \
+                 piece_length, meta_version, first_seen, last_seen, seeders, leechers, \
+                 scraped_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, ?11) \
+             ON CONFLICT (info_hash) DO UPDATE SET name = ?2, total_size = ?3, \
+                 file_count = ?4, private = ?5, piece_length = ?6, meta_version = ?7, \
+                 first_seen = min(first_seen, ?8), last_seen = max(last_seen, ?8), \
+                 seeders  = CASE WHEN ?11 >= coalesce(scraped_at, ?11) THEN ?9 ELSE seeders END, \
+                 leechers = CASE WHEN ?11 >= coalesce(scraped_at, ?11) THEN ?10 ELSE leechers END, \
+                 scraped_at = CASE WHEN ?11 >= coalesce(scraped_at, ?11) THEN ?11 ELSE scraped_at END \
+             RETURNING id",
+        )?
+        .query_row(
+            params![
                 hash,
                 rec.name,
                 to_sql(rec.total_size),
@@ -209,37 +219,13 @@ fn put_one(tx: &Transaction<'_>, file_cap: usize, rec: &TorrentRecord) -> Result
                 seeders,
                 leechers,
                 rec.scraped_at,
-            ])?;
-            tx.last_insert_rowid()
-        }
-        Some(id) => {
-            tx.prepare_cached(
-                    "UPDATE torrents SET name = ?2, total_size = ?3, file_count = ?4, \
-                     private = ?5, piece_length = ?6, meta_version = ?7, \
-                     first_seen = min(first_seen, ?8), last_seen = max(last_seen, ?8), \
-                     seeders  = CASE WHEN ?11 >= coalesce(scraped_at, ?11) THEN ?9 ELSE seeders END, \
-                     leechers = CASE WHEN ?11 >= coalesce(scraped_at, ?11) THEN ?10 ELSE leechers END, \
-                     scraped_at = CASE WHEN ?11 >= coalesce(scraped_at, ?11) THEN ?11 ELSE scraped_at END \
-                     WHERE id = ?1",
-                )?
-                .execute(params![
-                    id,
-                    rec.name,
-                    to_sql(rec.total_size),
-                    file_count,
-                    rec.private,
-                    rec.piece_length.map(to_sql),
-                    rec.meta_version,
-                    rec.seen_at,
-                    seeders,
-                    leechers,
-                    rec.scraped_at,
-                ])?;
-            tx.prepare_cached("DELETE FROM files WHERE torrent_id = ?1")?
-                .execute([id])?;
-            id
-        }
-    };
+            ],
+            |r| r.get(0),
+        )?;
+    if existing.is_some() {
+        tx.prepare_cached("DELETE FROM files WHERE torrent_id = ?1")?
+            .execute([id])?;
+    }
     let mut insert_file = tx.prepare_cached(
         "INSERT INTO files (torrent_id, idx, path, size) VALUES (?1, ?2, ?3, ?4)",
     )?;
