@@ -93,7 +93,6 @@ pub struct Engine {
     /// Earliest time for the next automatic re-bootstrap, and the current backoff.
     next_bootstrap: Instant,
     bootstrap_backoff: std::time::Duration,
-    buf: Vec<u8>,
 }
 
 impl Engine {
@@ -143,7 +142,6 @@ impl Engine {
             refreshing: BTreeSet::new(),
             retry_at: None,
             next_bootstrap: now,
-            buf: Vec::with_capacity(1500),
         }
     }
 
@@ -525,7 +523,7 @@ impl Engine {
                 }
             }
             Purpose::Direct(q) => {
-                let reply = owned_reply(msg, r, family_v6);
+                let reply = owned_reply(msg, r);
                 // Time from when the query left (after any budget wait) to its answer.
                 let rtt = now.saturating_duration_since(txn.sent);
                 self.push_event(Event::Reply {
@@ -805,14 +803,11 @@ impl Engine {
             self.stats.transmits_dropped += 1;
             return;
         }
-        self.buf.clear();
-        if msg.encode(&mut self.buf).is_err() {
-            return;
+        // Encode straight into the datagram handed out (a Vec never overflows).
+        let mut data = Vec::with_capacity(512);
+        if msg.encode(&mut data).is_ok() {
+            self.transmits.push_back(Transmit { dst, data });
         }
-        self.transmits.push_back(Transmit {
-            dst,
-            data: self.buf.clone(),
-        });
     }
 
     /// Queues an event. When the queue is full the oldest *informational* event (node added,
@@ -929,7 +924,7 @@ fn table_config(cfg: &Config) -> TableConfig {
     }
 }
 
-fn owned_reply(msg: &Message<'_>, r: &Response<'_>, _v6: bool) -> Reply {
+fn owned_reply(msg: &Message<'_>, r: &Response<'_>) -> Reply {
     Reply {
         id: r.id,
         version: msg.version.map(<[u8]>::to_vec),

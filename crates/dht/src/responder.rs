@@ -28,12 +28,9 @@ impl Engine {
         let scrape;
         let samples: Vec<u8>;
         let closest = |e: &Engine, target: &Id20, want: &Want| -> Vec<NodeInfo> {
-            // BEP-32: with no `want`, answer in the querier's family; we hold one family only.
-            let fam_ok = want.is_unspecified()
-                || (from.is_ipv4() && want.v4)
-                || (from.is_ipv6() && want.v6)
-                || (e.local.is_ipv4() && want.v4)
-                || (e.local.is_ipv6() && want.v6);
+            // BEP-32: with no `want`, answer in the querier's family. We hold one family only,
+            // our socket's, which is also the querier's.
+            let fam_ok = want.is_unspecified() || if e.local.is_ipv6() { want.v6 } else { want.v4 };
             if fam_ok {
                 e.table.closest(target, k, now)
             } else {
