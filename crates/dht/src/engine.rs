@@ -445,13 +445,15 @@ impl Engine {
         }
         if !msg.read_only && q.id != self.id {
             self.table.heard_query(&q.id, &from, now);
-            self.consider(
-                now,
-                NodeInfo {
-                    id: q.id,
-                    addr: from,
-                },
-            );
+            if self.id_admissible(&q.id, from.ip()) {
+                self.consider(
+                    now,
+                    NodeInfo {
+                        id: q.id,
+                        addr: from,
+                    },
+                );
+            }
         }
         self.answer(now, from, msg.tid, q);
     }
@@ -462,9 +464,9 @@ impl Engine {
             return;
         };
         self.stats.replies += 1;
-        self.stats
-            .rtt
-            .observe(now.saturating_duration_since(txn.sent));
+        // Time from when the query left (after any budget wait) to its answer.
+        let rtt = now.saturating_duration_since(txn.sent);
+        self.stats.rtt.observe(rtt);
         if let Some(ip) = msg.ip {
             self.external_vote(now, from.ip(), ip.ip());
         }
@@ -497,7 +499,7 @@ impl Engine {
                 && n.addr != e.local
                 && n.addr.port() != 0
                 && !n.addr.ip().is_unspecified()
-                && (e.cfg.id_check != IdCheck::Enforce || bep42::is_valid(&n.id, n.addr.ip()))
+                && e.id_admissible(&n.id, n.addr.ip())
         };
         let contacts: Vec<NodeInfo> = nodes_iter().filter(|n| usable(self, n)).collect();
         for n in &contacts {
@@ -524,8 +526,6 @@ impl Engine {
             }
             Purpose::Direct(q) => {
                 let reply = owned_reply(msg, r);
-                // Time from when the query left (after any budget wait) to its answer.
-                let rtt = now.saturating_duration_since(txn.sent);
                 self.push_event(Event::Reply {
                     query: q,
                     from,
@@ -558,10 +558,14 @@ impl Engine {
     }
 
     /// A contact we heard about: ping it if it would get a slot in the table.
+    /// Whether a node claiming `id` at `ip` may enter the table under the configured BEP-42
+    /// check (only `Enforce` refuses anything).
+    fn id_admissible(&self, id: &Id20, ip: IpAddr) -> bool {
+        self.cfg.id_check != IdCheck::Enforce || bep42::is_valid(id, ip)
+    }
+
+    /// Callers have checked the id against [`Engine::id_admissible`].
     fn consider(&mut self, now: Instant, n: NodeInfo) {
-        if self.cfg.id_check == IdCheck::Enforce && !bep42::is_valid(&n.id, n.addr.ip()) {
-            return;
-        }
         if self.table.has_room_for(&n.id, now) {
             self.enqueue_ping(n.addr);
         }
