@@ -423,15 +423,19 @@ impl RoutingTable {
 
     /// A random id inside bucket `bi`'s range, as a refresh target.
     pub fn random_id_in_bucket(&self, bi: usize, rng: &mut impl RngCore) -> Id20 {
+        if bi < self.buckets.len() - 1 {
+            return self.random_id_at_prefix(bi as u32, rng);
+        }
+        // The last bucket holds every id sharing at least `bi` bits with ours.
+        self.random_id_sharing(bi as u32, rng)
+    }
+
+    /// A random id whose first `bits` bits are ours.
+    fn random_id_sharing(&self, bits: u32, rng: &mut impl RngCore) -> Id20 {
         let mut id = Id20::ZERO;
         rng.fill_bytes(&mut id.0);
-        let last = self.buckets.len() - 1;
-        let fixed = bi as u32; // bits copied from our own id
-        for bit in 0..fixed {
+        for bit in 0..bits.min(160) {
             id = id.with_bit(bit, self.own.bit(bit));
-        }
-        if bi < last {
-            id = id.with_bit(fixed, !self.own.bit(fixed));
         }
         id
     }
@@ -439,13 +443,9 @@ impl RoutingTable {
     /// A random id sharing exactly `cpl` leading bits with ours (`cpl` < 160), whether or not
     /// the table has split that far: the would-be bucket `cpl`.
     pub fn random_id_at_prefix(&self, cpl: u32, rng: &mut impl RngCore) -> Id20 {
-        let mut id = Id20::ZERO;
-        rng.fill_bytes(&mut id.0);
         let cpl = cpl.min(159);
-        for bit in 0..cpl {
-            id = id.with_bit(bit, self.own.bit(bit));
-        }
-        id.with_bit(cpl, !self.own.bit(cpl))
+        self.random_id_sharing(cpl, rng)
+            .with_bit(cpl, !self.own.bit(cpl))
     }
 
     /// Buckets due for a refresh at `now`.
