@@ -1,0 +1,1 @@
+//! Misbehaving metadata peers (filled in by the hostile-peer work).

@@ -1,0 +1,1 @@
+//! The lab swarm (filled in by the lab work).

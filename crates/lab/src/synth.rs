@@ -1,0 +1,1 @@
+//! Synthetic torrents (filled in by the lab work).
