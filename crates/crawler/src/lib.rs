@@ -1,1 +1,30 @@
-//! The crawl pipeline.
+//! BitAgent's crawl pipeline: from BEP-51 samples to verified metadata in the store.
+//!
+//! Stages, in order (see [`Crawler`] for the tasks that run them):
+//! 1. bootstrap from the seeds and the routing table saved last time ([`nodes_file`]);
+//! 2. a [`crawl_table`] of sampling candidates, fed by the `nodes` of every reply, sampled
+//!    with `sample_infohashes` (BEP-51, `ro=1`) at the pace each node's `interval` allows;
+//! 3. [`dedup`]: a rotating bloom filter, then a batched store lookup;
+//! 4. the [`filter`] hook (before any TCP connection);
+//! 5. `get_peers` to the sampling node (an iterative lookup if it has none), BEP-33 scrape;
+//! 6. BEP-9 metadata over TCP (`net::fetch_from_any`, sans-IO `peerwire` underneath);
+//! 7. batched, transactional writes ([`writer`]).
+//!
+//! Everything is bounded by [`CrawlerConfig`] (scaled by `DHT_SCALING_FACTOR`) and counted in
+//! [`Metrics`]; [`diagnosis`] turns the numbers into advice (starvation, thrash).
+
+mod config;
+pub mod crawl_table;
+mod crawler;
+pub mod dedup;
+pub mod diagnosis;
+pub mod filter;
+pub mod http;
+pub mod metrics;
+pub mod nodes_file;
+pub mod writer;
+
+pub use config::CrawlerConfig;
+pub use crawler::{Crawler, Status, status_of, to_record, unix_now};
+pub use filter::{AllowAll, Candidate, PreFetchFilter, Verdict};
+pub use metrics::Metrics;
