@@ -158,7 +158,7 @@ impl Driver {
     /// Feeds the datagram just read, then up to `recv_batch - 1` more that are already queued.
     async fn received(&mut self, first: io::Result<(usize, SocketAddr)>) {
         let mut r = first;
-        for _ in 0..self.recv_batch {
+        for i in 0..self.recv_batch.max(1) {
             match r {
                 Ok((n, from)) => {
                     self.engine
@@ -177,6 +177,11 @@ impl Driver {
                     }
                     return;
                 }
+            }
+            // Read another only if this pass will handle it (reading past the batch would
+            // drop a datagram on the floor).
+            if i + 1 == self.recv_batch.max(1) {
+                return;
             }
             r = self.socket.try_recv_from(&mut self.buf);
         }

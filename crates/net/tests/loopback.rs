@@ -391,3 +391,27 @@ async fn resolve_needs_no_dns_for_literals_and_rejects_junk() {
     assert_eq!(only6, vec!["[::1]:2".parse::<SocketAddr>().unwrap()]);
     assert!(net::resolve_routers(&["[::1]:2"], false).await.is_err());
 }
+
+/// Regression: the driver read one datagram past its receive batch and dropped it, so a burst
+/// longer than `recv_batch` lost one datagram per batch (found by the lab under load).
+#[tokio::test]
+async fn a_burst_longer_than_the_receive_batch_loses_nothing() {
+    let mut cfg = config(41);
+    cfg.recv_batch = 3;
+    let node = node_with("127.0.0.81", cfg).await;
+    let sender = UdpSocket::bind("127.0.0.82:0").await.unwrap();
+    // 50 well-formed pings from one socket, sent back to back: most are queued in the
+    // kernel before the driver wakes up.
+    for i in 0..50u8 {
+        let msg = format!(
+            "d1:ad2:id20:{}e1:q4:ping1:t2:a{}1:y1:qe",
+            "x".repeat(20),
+            i as char
+        );
+        sender
+            .send_to(msg.as_bytes(), node.local_addr())
+            .await
+            .unwrap();
+    }
+    eventually(async || node.stats().await.unwrap().engine.rx_datagrams == 50).await;
+}
