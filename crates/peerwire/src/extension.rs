@@ -61,8 +61,19 @@ pub fn encode_ext_handshake(
     metadata_size: Option<u64>,
     client: Option<&[u8]>,
 ) {
+    encode_ext_handshake_with_port(out, ut_metadata_id, metadata_size, client, None);
+}
+
+/// [`encode_ext_handshake`] plus `p`, the TCP port the sender listens on (BEP-10), when given.
+pub fn encode_ext_handshake_with_port(
+    out: &mut Vec<u8>,
+    ut_metadata_id: u8,
+    metadata_size: Option<u64>,
+    client: Option<&[u8]>,
+    listen_port: Option<u16>,
+) {
     let mut payload = vec![HANDSHAKE_ID];
-    // Keys in sorted order, as bencode requires: m, metadata_size, v.
+    // Keys in sorted order, as bencode requires: m, metadata_size, p, v.
     let mut e = Encoder::new(&mut payload);
     let r = (|| {
         e.dict()?;
@@ -70,6 +81,9 @@ pub fn encode_ext_handshake(
         e.kv_int(b"ut_metadata", i64::from(ut_metadata_id))?.end()?;
         if let Some(size) = metadata_size {
             e.kv_int(b"metadata_size", i64::try_from(size).unwrap_or(i64::MAX))?;
+        }
+        if let Some(port) = listen_port {
+            e.kv_int(b"p", i64::from(port))?;
         }
         if let Some(v) = client {
             e.kv_bytes(b"v", v)?;
@@ -89,6 +103,16 @@ mod tests {
         assert_eq!(framed[4], EXTENDED);
         assert_eq!(framed[5], HANDSHAKE_ID);
         &framed[6..]
+    }
+
+    #[test]
+    fn listen_port_is_sent_in_key_order() {
+        let mut out = Vec::new();
+        encode_ext_handshake_with_port(&mut out, 1, None, Some(b"BA"), Some(3334));
+        assert_eq!(
+            payload_of(&out),
+            b"d1:md11:ut_metadatai1ee1:pi3334e1:v2:BAe"
+        );
     }
 
     #[test]

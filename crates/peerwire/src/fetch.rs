@@ -54,6 +54,9 @@ pub struct FetchConfig {
     pub request_window: usize,
     /// Our client name, sent as `v` in the extension handshake (`None`: not sent).
     pub client: Option<String>,
+    /// The TCP port we tell the peer we listen on (`p` in the extension handshake; BitAgent's
+    /// `BITAGENT_PEER_PORT`). `None`: not sent.
+    pub listen_port: Option<u16>,
 }
 
 impl Default for FetchConfig {
@@ -66,6 +69,7 @@ impl Default for FetchConfig {
             total_timeout: Duration::from_secs(60),
             request_window: 4,
             client: Some(concat!("BitAgent ", env!("CARGO_PKG_VERSION")).to_owned()),
+            listen_port: None,
         }
     }
 }
@@ -148,11 +152,12 @@ impl MetadataFetch {
     ) -> MetadataFetch {
         let mut outbuf = Vec::with_capacity(256);
         outbuf.extend_from_slice(&handshake::encode_handshake(&info_hash, &peer_id));
-        extension::encode_ext_handshake(
+        extension::encode_ext_handshake_with_port(
             &mut outbuf,
             OUR_UT_METADATA_ID,
             None,
             config.client.as_deref().map(str::as_bytes),
+            config.listen_port,
         );
         let phase_deadline = after(now, config.handshake_timeout);
         MetadataFetch {
