@@ -34,6 +34,9 @@ pub struct CrawlerConfig {
     pub sample_concurrency: usize,
     /// Most infohashes being resolved and fetched at once (the global fetch cap).
     pub fetch_concurrency: usize,
+    /// Candidates of one sampling node resolved at once (its answers come at most once a
+    /// second: the engine's per-IP budget).
+    pub per_source_in_flight: usize,
     /// Peers tried per infohash (in order).
     pub peers_per_hash: usize,
     /// Peers of one infohash connected to at once.
@@ -89,6 +92,7 @@ impl CrawlerConfig {
             seen_capacity: 500_000 * f,
             sample_concurrency: 16 * f,
             fetch_concurrency: 32 * f,
+            per_source_in_flight: 2,
             peers_per_hash: 8,
             peers_in_parallel: 3,
             fetch,

@@ -22,13 +22,14 @@ use net::Node;
 use peerwire::{InfoDict, Metadata};
 use rand::{Rng as _, SeedableRng as _};
 use store::{FileEntry, InfoHash, Store, TorrentRecord};
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 use crate::config::CrawlerConfig;
 use crate::crawl_table::{Bep51, CrawlTable, SampleOutcome};
 use crate::dedup::SeenFilter;
 use crate::diagnosis::Diagnosis;
+use crate::fair_queue::FairQueue;
 use crate::filter::{Candidate, PreFetchFilter, Verdict};
 use crate::metrics::Metrics;
 use crate::nodes_file;
@@ -438,8 +439,9 @@ async fn sampler(
                     let b = std::mem::take(&mut batch);
                     dedup_and_queue(&ctx, b, &cand_tx).await;
                 }
+                // The dispatcher drains this channel into its fair queue until that is full;
+                // only then does the channel fill up and sampling pause.
                 let depth = cfg.candidate_queue - cand_tx.capacity();
-                m.queue_depth.with("candidates").set(depth as i64);
                 // Launch queries up to the concurrency cap, unless fetching lags behind.
                 let paused = depth > high_water;
                 while !paused && running.len() < cfg.sample_concurrency {
@@ -585,24 +587,43 @@ async fn dispatcher(
     fetches: Arc<tokio::sync::Mutex<JoinSet<()>>>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let permits = Arc::new(Semaphore::new(ctx.cfg.fetch_concurrency.max(1)));
+    let cfg = &ctx.cfg;
+    let mut queue = FairQueue::new(cfg.candidate_queue, cfg.per_source_in_flight);
+    let (done_tx, mut done_rx) = mpsc::channel::<std::net::IpAddr>(cfg.fetch_concurrency.max(1));
+    let mut in_flight = 0usize;
     loop {
-        let permit = tokio::select! {
+        tokio::select! {
             _ = stop.changed() => return,
-            p = permits.clone().acquire_owned() => p.expect("never closed"),
-        };
-        let c = tokio::select! {
-            _ = stop.changed() => return,
-            c = cand_rx.recv() => match c { Some(c) => c, None => return },
-        };
-        let ctx2 = ctx.clone();
+            c = cand_rx.recv(), if !queue.is_full() => match c {
+                Some(c) => {
+                    // Not full (checked by the guard).
+                    let _ = queue.push(c);
+                }
+                None => return,
+            },
+            Some(ip) = done_rx.recv() => {
+                in_flight -= 1;
+                queue.done(ip);
+            }
+        }
         let mut set = fetches.lock().await;
-        // Reap finished ones so the set stays as small as the permits.
+        // Reap finished tasks so the set stays as small as the cap.
         while set.try_join_next().is_some() {}
-        set.spawn(async move {
-            process(&ctx2, c).await;
-            drop(permit);
-        });
+        while in_flight < cfg.fetch_concurrency.max(1) {
+            let Some(c) = queue.pop() else { break };
+            in_flight += 1;
+            let ctx2 = ctx.clone();
+            let done = done_tx.clone();
+            set.spawn(async move {
+                let ip = c.source.ip();
+                process(&ctx2, c).await;
+                let _ = done.send(ip).await;
+            });
+        }
+        ctx.metrics
+            .queue_depth
+            .with("candidates")
+            .set((queue.len() + cand_rx.len()) as i64);
     }
 }
 

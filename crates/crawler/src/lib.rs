@@ -18,6 +18,7 @@ pub mod crawl_table;
 mod crawler;
 pub mod dedup;
 pub mod diagnosis;
+pub mod fair_queue;
 pub mod filter;
 pub mod http;
 pub mod metrics;
