@@ -1,6 +1,7 @@
 //! The command line, as clap types. Raw flags only; `main` turns them into actions.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::str::FromStr;
 
 use clap::{ArgAction, Args, Parser, Subcommand};
@@ -14,12 +15,35 @@ pub struct Cli {
     #[arg(short, long, action = ArgAction::Count, global = true)]
     pub verbose: u8,
 
+    /// Data directory (database, saved routing table). Default: $XDG_DATA_HOME/bitagent or
+    /// ~/.local/share/bitagent; env BITAGENT_DATA_DIR.
+    #[arg(long, value_name = "DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+
+    /// Config file (TOML). Default: <data dir>/config.toml, else
+    /// $XDG_CONFIG_HOME/bitagent/config.toml, if present; env BITAGENT_CONFIG.
+    /// `bitagent config` prints an example with every key.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub config: Option<PathBuf>,
+
     #[command(subcommand)]
     pub command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Crawl the DHT: sample infohashes (BEP-51), fetch their metadata from peers (BEP-9) and
+    /// store them, until SIGINT/SIGTERM. Metrics on --http (default 127.0.0.1:3333/metrics).
+    Run(RunArgs),
+    /// Search the stored torrents: words (ranked by relevance) or a 40-hex infohash.
+    Search(SearchArgs),
+    /// Counts and sizes of the store, and the live status of a running crawl.
+    Stats(StatsArgs),
+    /// An offline DHT swarm on loopback seeding synthetic torrents, to crawl with no internet:
+    /// `bitagent run --bootstrap ADDR` with the address it prints.
+    Lab(crate::lab_cmd::LabArgs),
+    /// Print an example config file with every key, its default and meaning.
+    Config,
     /// Run a DHT node until SIGINT/SIGTERM (or --duration), printing a status line every
     /// --status-interval seconds.
     Node(NodeArgs),
@@ -29,6 +53,106 @@ pub enum Command {
     /// Fetch one torrent's info dictionary from peers over TCP (BEP-9) and print its name,
     /// sizes and files.
     Metadata(MetadataArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Node to join the DHT through (repeatable). Default: the public routers; env
+    /// BITAGENT_BOOTSTRAP (comma-separated).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub bootstrap: Vec<String>,
+
+    /// HTTP address for /metrics and /healthz, or "off". Default 127.0.0.1:3333.
+    #[arg(long, value_name = "IP:PORT|off", value_parser = crate::config::parse_http)]
+    pub http: Option<Option<SocketAddr>>,
+
+    /// UDP address of the DHT node. Default 0.0.0.0:6881.
+    #[arg(long, value_name = "IP:PORT")]
+    pub bind: Option<SocketAddr>,
+
+    /// DHT_SCALING_FACTOR: scales crawl table, seen filter, sampling and fetch concurrency
+    /// (1..=100, default 1). See the README for what each step costs and buys.
+    #[arg(long, value_name = "N")]
+    pub scaling_factor: Option<u32>,
+
+    /// BITAGENT_PEER_PORT: the TCP port we advertise to peers (default 3334).
+    #[arg(long, value_name = "PORT")]
+    pub peer_port: Option<u16>,
+
+    /// Routing-table nodes before BEP-51 sampling starts (default 300).
+    #[arg(long, value_name = "N")]
+    pub sample_threshold: Option<usize>,
+
+    /// Start sampling anyway when the routing table has not grown for this many seconds
+    /// (default 30).
+    #[arg(long, value_name = "SECS")]
+    pub stall_after: Option<u64>,
+
+    /// Largest info dict accepted, e.g. 10MiB (default).
+    #[arg(long, value_name = "SIZE", value_parser = crate::config::parse_size)]
+    pub max_metadata_size: Option<u64>,
+
+    /// Files kept per torrent (default 1000; the true count is always kept).
+    #[arg(long, value_name = "N")]
+    pub file_cap: Option<usize>,
+
+    /// TCP connect timeout in seconds (default 5).
+    #[arg(long, value_name = "SECS")]
+    pub connect_timeout: Option<f64>,
+
+    /// Whole metadata fetch timeout per peer in seconds (default 30).
+    #[arg(long, value_name = "SECS")]
+    pub fetch_timeout: Option<f64>,
+
+    /// Warn about DHT starvation below this many routing-table nodes (default 100) ...
+    #[arg(long, value_name = "N")]
+    pub starvation_nodes: Option<usize>,
+
+    /// ... this many seconds after start (default 600).
+    #[arg(long, value_name = "SECS")]
+    pub starvation_after: Option<u64>,
+
+    /// Status output: auto (a live line on a terminal, log lines otherwise), line, log, off.
+    #[arg(long, value_name = "MODE")]
+    pub status: Option<crate::config::Status>,
+
+    /// Seconds between status log lines when not on a terminal (default 60).
+    #[arg(long, value_name = "SECS")]
+    pub status_interval: Option<u64>,
+
+    /// Stop by itself after this many seconds (for trials and benchmarks).
+    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    pub duration: Option<f64>,
+
+    /// Seed of the DHT engine's randomness; random if absent.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// Words to look for (all must match), or a 40-hex infohash.
+    #[arg(value_name = "QUERY", required = true, num_args = 1..)]
+    pub query: Vec<String>,
+
+    /// Most results (default 20).
+    #[arg(long, value_name = "N", default_value = "20")]
+    pub limit: usize,
+
+    /// Print JSON on stdout (an array of torrents, with files).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// Also run the database integrity check (reads the whole file).
+    #[arg(long)]
+    pub check: bool,
+
+    /// Print one JSON document.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

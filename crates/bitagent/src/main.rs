@@ -1,5 +1,9 @@
 //! `bitagent`: the BitTorrent mainline-DHT crawler's command line.
 //!
+//! * `bitagent run`: the crawler (BEP-51 sampling → BEP-9 metadata → SQLite), `/metrics`.
+//! * `bitagent search`, `bitagent stats`: what the crawler stored.
+//! * `bitagent lab`: an offline loopback swarm to crawl.
+//! * `bitagent config`: an example config file.
 //! * `bitagent node`: a long-running DHT node with periodic status lines.
 //! * `bitagent dht ping|find-node|sample|get-peers`: one-shot debugging queries.
 //! * `bitagent metadata`: one torrent's info dictionary, fetched from peers over TCP.
@@ -8,10 +12,14 @@
 //! JSON document (an `{"error": ..., "kind": ...}` object on failure). Logs go to stderr.
 
 mod cli;
+mod config;
 mod dht_cmd;
+mod lab_cmd;
 mod metadata_cmd;
 mod node_cmd;
 mod render;
+mod run_cmd;
+mod search_cmd;
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
@@ -32,6 +40,36 @@ fn main() -> ExitCode {
         Command::Node(a) => a.json,
         Command::Dht(d) => dht_cmd::wants_json(d),
         Command::Metadata(a) => a.json,
+        Command::Search(a) => a.json,
+        Command::Stats(a) => a.json,
+        Command::Run(_) | Command::Lab(_) | Command::Config => false,
+    };
+    let base = config::Overrides {
+        config: cli.config.clone(),
+        data_dir: cli.data_dir.clone(),
+        ..config::Overrides::default()
+    };
+    let overrides = match &cli.command {
+        Command::Run(a) => run_cmd::overrides(base, a),
+        _ => base,
+    };
+    let needs_settings = matches!(
+        cli.command,
+        Command::Run(_) | Command::Search(_) | Command::Stats(_)
+    );
+    let settings = if needs_settings {
+        match config::load(&overrides, &config::process_env) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                if json {
+                    println!("{}", json!({ "error": e.to_string(), "kind": "config" }));
+                }
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        None
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -49,6 +87,16 @@ fn main() -> ExitCode {
             Command::Node(args) => node_cmd::run(args).await,
             Command::Dht(cmd) => dht_cmd::run(cmd).await,
             Command::Metadata(args) => metadata_cmd::run(args).await,
+            Command::Run(args) => run_cmd::run(settings.expect("loaded"), args).await,
+            Command::Search(args) => search_cmd::search(settings.as_ref().expect("loaded"), args),
+            Command::Stats(args) => {
+                search_cmd::stats(settings.as_ref().expect("loaded"), args).await
+            }
+            Command::Lab(args) => lab_cmd::run(args).await,
+            Command::Config => {
+                print!("{}", config::documented_defaults());
+                Ok(())
+            }
         }
     });
     // Background tasks (a stuck DNS lookup, say) must not hold the exit.
@@ -94,10 +142,17 @@ fn init_logging(cli: &Cli) {
     let filter = match std::env::var("RUST_LOG") {
         Ok(s) if !s.is_empty() => EnvFilter::new(s),
         _ => {
-            let quiet = matches!(cli.command, Command::Dht(_) | Command::Metadata(_));
+            let quiet = matches!(
+                cli.command,
+                Command::Dht(_)
+                    | Command::Metadata(_)
+                    | Command::Search(_)
+                    | Command::Stats(_)
+                    | Command::Config
+            );
             EnvFilter::new(match (cli.verbose, quiet) {
                 (0, true) => "warn",
-                (0, false) => "warn,bitagent=info,net=info,dht=info",
+                (0, false) => "warn,bitagent=info,net=info,dht=info,crawler=info,lab=info",
                 (1, _) => "info,bitagent=debug,net=debug,dht=debug",
                 _ => "trace",
             })

@@ -177,7 +177,7 @@ fn log_event(e: &Event) {
 }
 
 /// Resolves on SIGINT or SIGTERM with the signal's name.
-async fn shutdown_signal() -> anyhow::Result<&'static str> {
+pub(crate) async fn shutdown_signal() -> anyhow::Result<&'static str> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
