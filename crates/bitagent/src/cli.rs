@@ -63,8 +63,8 @@ pub struct RunArgs {
     pub bootstrap: Vec<String>,
 
     /// HTTP address for /metrics and /healthz, or "off". Default 127.0.0.1:3333.
-    #[arg(long, value_name = "IP:PORT|off", value_parser = crate::config::parse_http)]
-    pub http: Option<Option<SocketAddr>>,
+    #[arg(long, value_name = "IP:PORT|off", value_parser = parse_http_addr)]
+    pub http: Option<HttpAddr>,
 
     /// UDP address of the DHT node. Default 0.0.0.0:6881.
     #[arg(long, value_name = "IP:PORT")]
@@ -310,9 +310,81 @@ impl FromStr for LocalPeer {
     }
 }
 
+/// `--http`: an address, or `off` (`None`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpAddr(pub Option<SocketAddr>);
+
+fn parse_http_addr(s: &str) -> Result<HttpAddr, String> {
+    crate::config::parse_http(s).map(HttpAddr)
+}
+
 fn parse_secs(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(v) if v.is_finite() && v > 0.0 && v <= 1e9 => Ok(v),
         _ => Err(format!("expected a positive number of seconds, got {s:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory as _;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn run_flags_parse_into_their_types() {
+        let cli = Cli::try_parse_from([
+            "bitagent",
+            "run",
+            "--data-dir",
+            "/tmp/x",
+            "--http",
+            "off",
+            "--bootstrap",
+            "127.0.0.1:6881",
+            "--scaling-factor",
+            "2",
+            "--max-metadata-size",
+            "4MiB",
+            "--status",
+            "log",
+        ])
+        .unwrap();
+        assert_eq!(
+            cli.data_dir.as_deref(),
+            Some(std::path::Path::new("/tmp/x"))
+        );
+        let Command::Run(a) = cli.command else {
+            panic!("not run")
+        };
+        assert_eq!(a.http, Some(HttpAddr(None)));
+        assert_eq!(a.scaling_factor, Some(2));
+        assert_eq!(a.max_metadata_size, Some(4 << 20));
+        let cli = Cli::try_parse_from(["bitagent", "run", "--http", "127.0.0.1:9"]).unwrap();
+        let Command::Run(a) = cli.command else {
+            panic!("not run")
+        };
+        assert_eq!(a.http, Some(HttpAddr(Some("127.0.0.1:9".parse().unwrap()))));
+        assert!(Cli::try_parse_from(["bitagent", "run", "--http", "nowhere"]).is_err());
+        for args in [
+            &[
+                "bitagent",
+                "search",
+                "--data-dir",
+                "/d",
+                "big",
+                "buck",
+                "--json",
+            ][..],
+            &["bitagent", "stats", "--check", "--json"],
+            &["bitagent", "lab", "--nodes", "3", "--torrents", "5"],
+            &["bitagent", "config"],
+        ] {
+            Cli::try_parse_from(args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+        }
     }
 }

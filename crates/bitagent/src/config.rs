@@ -19,7 +19,6 @@
 //! [`documented_defaults`] is a commented example file listing every key at its default.
 
 // Until `main` wires `load` into the commands, parts of this API have no caller yet.
-#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::fmt;

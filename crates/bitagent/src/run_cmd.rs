@@ -28,7 +28,7 @@ pub fn nodes_path(data_dir: &Path) -> PathBuf {
 pub fn overrides(base: Overrides, a: &RunArgs) -> Overrides {
     Overrides {
         bootstrap: (!a.bootstrap.is_empty()).then(|| a.bootstrap.clone()),
-        http: a.http,
+        http: a.http.map(|h| h.0),
         bind: a.bind,
         scaling_factor: a.scaling_factor,
         peer_port: a.peer_port,

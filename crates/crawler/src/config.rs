@@ -32,7 +32,12 @@ pub struct CrawlerConfig {
     pub seen_capacity: usize,
     /// Most sample (or discovery) queries in flight.
     pub sample_concurrency: usize,
-    /// Most infohashes being resolved and fetched at once (the global fetch cap).
+    /// Most infohashes in progress at once (waiting for peers from the DHT, or fetching).
+    /// Most of that time is spent waiting for a sampling node's query budget, so this is
+    /// larger than the TCP cap.
+    pub resolve_concurrency: usize,
+    /// Most infohashes whose metadata is being fetched over TCP at once (the global fetch
+    /// cap; each may hold `peers_in_parallel` connections).
     pub fetch_concurrency: usize,
     /// Candidates of one sampling node resolved at once (its answers come at most once a
     /// second: the engine's per-IP budget).
@@ -91,6 +96,7 @@ impl CrawlerConfig {
             },
             seen_capacity: 500_000 * f,
             sample_concurrency: 16 * f,
+            resolve_concurrency: 128 * f,
             fetch_concurrency: 32 * f,
             per_source_in_flight: 2,
             peers_per_hash: 8,

@@ -92,6 +92,8 @@ struct Ctx {
     filter: Arc<dyn PreFetchFilter>,
     peer_id: [u8; 20],
     routing_nodes: std::sync::atomic::AtomicUsize,
+    /// The global cap on infohashes being fetched over TCP.
+    tcp: tokio::sync::Semaphore,
     sampling: AtomicBool,
 }
 
@@ -114,6 +116,7 @@ impl Crawler {
             filter,
             peer_id: net::peer_id(),
             routing_nodes: 0.into(),
+            tcp: tokio::sync::Semaphore::new(cfg.fetch_concurrency.max(1)),
             sampling: AtomicBool::new(false),
             cfg: cfg.clone(),
         });
@@ -589,7 +592,7 @@ async fn dispatcher(
 ) {
     let cfg = &ctx.cfg;
     let mut queue = FairQueue::new(cfg.candidate_queue, cfg.per_source_in_flight);
-    let (done_tx, mut done_rx) = mpsc::channel::<std::net::IpAddr>(cfg.fetch_concurrency.max(1));
+    let (done_tx, mut done_rx) = mpsc::channel::<std::net::IpAddr>(cfg.resolve_concurrency.max(1));
     let mut in_flight = 0usize;
     loop {
         tokio::select! {
@@ -609,7 +612,7 @@ async fn dispatcher(
         let mut set = fetches.lock().await;
         // Reap finished tasks so the set stays as small as the cap.
         while set.try_join_next().is_some() {}
-        while in_flight < cfg.fetch_concurrency.max(1) {
+        while in_flight < cfg.resolve_concurrency.max(1) {
             let Some(c) = queue.pop() else { break };
             in_flight += 1;
             let ctx2 = ctx.clone();
@@ -771,6 +774,10 @@ async fn fetch(
     if list.is_empty() {
         return (None, None);
     }
+    let Ok(_slot) = ctx.tcp.acquire().await else {
+        return (None, None);
+    };
+    ctx.metrics.tcp_in_flight.inc();
     let out = net::fetch_from_any(
         &list,
         ctx.cfg.peers_in_parallel,
@@ -780,6 +787,7 @@ async fn fetch(
         ctx.cfg.connect_timeout,
     )
     .await;
+    ctx.metrics.tcp_in_flight.dec();
     let attempted = list.len() - out.not_tried;
     ctx.metrics.fetch_connections.add(attempted as u64);
     tried.extend(&list[..attempted]);

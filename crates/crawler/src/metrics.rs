@@ -276,6 +276,8 @@ pub struct Metrics {
     pub fetch_connections: Counter,
     /// Infohash fetches in flight.
     pub fetch_in_flight: Gauge,
+    /// Infohashes being fetched over TCP now (under the global fetch cap).
+    pub tcp_in_flight: Gauge,
     /// Time to fetch metadata (successful fetches).
     pub fetch_duration: Histogram,
     /// Persisted entities.
@@ -328,6 +330,7 @@ impl Default for Metrics {
             fetch: CounterVec::new(FETCH_RESULTS),
             fetch_connections: Counter::default(),
             fetch_in_flight: Gauge::default(),
+            tcp_in_flight: Gauge::default(),
             fetch_duration: Histogram::new(DURATION_BUCKETS),
             persisted: CounterVec::new(ENTITIES),
             touched: Counter::default(),
@@ -437,8 +440,14 @@ impl Metrics {
         gauge(
             &mut o,
             "bitagent_metadata_fetch_in_flight",
-            "Infohashes whose peers and metadata are being fetched now.",
+            "Infohashes in progress now: waiting for peers from the DHT, or fetching.",
             self.fetch_in_flight.get(),
+        );
+        gauge(
+            &mut o,
+            "bitagent_metadata_tcp_in_flight",
+            "Infohashes whose metadata is being fetched over TCP now (capped by the fetch concurrency).",
+            self.tcp_in_flight.get(),
         );
         header(
             &mut o,
