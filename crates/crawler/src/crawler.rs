@@ -438,6 +438,7 @@ async fn sampler(
                     }
                 }
                 // Dedup the batch gathered since the last tick.
+                m.queue_depth.with("dedup").set(batch.len() as i64);
                 if !batch.is_empty() {
                     let b = std::mem::take(&mut batch);
                     dedup_and_queue(&ctx, b, &cand_tx).await;

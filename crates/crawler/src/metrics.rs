@@ -667,6 +667,21 @@ mod tests {
     }
 
     #[test]
+    fn every_metric_is_documented() {
+        let doc = include_str!("../../../docs/metrics.md");
+        let text = Metrics::default().render();
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix("# TYPE ") {
+                let name = rest.split(' ').next().unwrap();
+                assert!(
+                    doc.contains(&format!("`{name}")),
+                    "{name} is missing from docs/metrics.md"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn quantiles_come_from_snapshot_deltas() {
         let h = Histogram::new(DURATION_BUCKETS);
         h.observe(Duration::from_secs(20));

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# What each step of DHT_SCALING_FACTOR costs in memory and buys in throughput.
+#
+# For each factor: a fresh `bitagent lab` (default 1,000 nodes, 10,000 torrents) on loopback,
+# crawled by `bitagent run` for DURATION seconds. Prints peak RSS (from /usr/bin/time or
+# /proc), torrents persisted, and the persist rate after sampling starts.
+#
+# Loopback only: run inside `unshare -n` where available (this script re-executes itself in
+# a private network namespace when it can).
+#
+#   bench/scaling-factor.sh [FACTORS...]      (default: 1 2 4 8 10)
+#   NODES=1000 TORRENTS=10000 DURATION=60 bench/scaling-factor.sh 1 10
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [[ -z "${BA_IN_NETNS:-}" ]] && command -v unshare >/dev/null && unshare -n true 2>/dev/null; then
+    cargo build --release -q -p bitagent
+    exec env BA_IN_NETNS=1 unshare -n bash -c 'ip link set lo up && exec "$0" "$@"' "$0" "$@"
+fi
+cargo build --release -q --offline -p bitagent 2>/dev/null || true
+B=target/release/bitagent
+NODES=${NODES:-1000}
+TORRENTS=${TORRENTS:-10000}
+DURATION=${DURATION:-60}
+FACTORS=("${@:-1 2 4 8 10}")
+read -r -a FACTORS <<<"${FACTORS[*]}"
+WORK=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+
+printf "%-7s %-10s %-12s %-10s %-16s %s\n" factor peak_rss persisted of_total per_min_sampling cpu_s
+for f in "${FACTORS[@]}"; do
+    rm -rf "$WORK/data" "$WORK/lab.out"
+    $B lab --nodes "$NODES" --torrents "$TORRENTS" --first-ip 127.1.0.10 >"$WORK/lab.out" 2>"$WORK/lab.err" &
+    lab=$!
+    for _ in $(seq 1 600); do grep -q '"ready"' "$WORK/lab.out" 2>/dev/null && break; sleep 0.1; done
+    boot=$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["bootstrap"])' "$WORK/lab.out")
+    /usr/bin/time -f "%M %U %S" -o "$WORK/time" \
+        $B run --data-dir "$WORK/data" --bootstrap "$boot" --bind 127.1.255.1:0 --http off \
+        --scaling-factor "$f" --stall-after 3 --status log --status-interval 5 --duration "$DURATION" \
+        2>"$WORK/run.err"
+    kill "$lab"; wait "$lab" 2>/dev/null || true
+    read -r rss_kb ut st <"$WORK/time"
+    persisted=$(grep -o 'stored=[0-9]*' "$WORK/run.err" | tail -1 | cut -d= -f2)
+    # Rate between the first status line after sampling started and the last one.
+    rate=$(python3 - "$WORK/run.err" <<'PY'
+import re, sys, datetime
+pts = []
+for line in open(sys.argv[1]):
+    m = re.match(r'(\S+)Z .* sampling · .* persisted (\d+)', line)
+    if m:
+        t = datetime.datetime.fromisoformat(m.group(1))
+        pts.append((t, int(m.group(2))))
+pts = [p for p in pts if p[1] > 0]
+if len(pts) >= 2:
+    (t0, p0), (t1, p1) = pts[0], pts[-1]
+    # The rate while work remained: stop at the first point that reached the final count.
+    for t, p in pts:
+        if p == pts[-1][1]:
+            t1, p1 = t, p
+            break
+    secs = (t1 - t0).total_seconds()
+    print(f"{(p1 - p0) * 60 / secs:.0f}" if secs > 0 else "n/a")
+else:
+    print("n/a")
+PY
+)
+    printf "%-7s %-10s %-12s %-10s %-16s %s\n" "$f" "$((rss_kb / 1024)) MiB" "$persisted" "$TORRENTS" "$rate" "$(python3 -c "print(round($ut+$st,2))")"
+done
+echo "reproduce one factor: NODES=$NODES TORRENTS=$TORRENTS DURATION=$DURATION bench/scaling-factor.sh <factor>"
