@@ -99,7 +99,7 @@ pub async fn run(args: LabArgs) -> anyhow::Result<()> {
         lab.bootstrap()
     );
 
-    let outcome = shutdown_signal().await;
+    let outcome = crate::node_cmd::shutdown_signal().await;
     match &outcome {
         Ok(sig) => tracing::info!(signal = sig, "stopping the lab"),
         Err(e) => tracing::warn!(error = %e, "cannot watch signals; stopping the lab"),
@@ -145,23 +145,4 @@ fn torrent_json(t: &LabTorrent) -> Value {
         "seeders": addrs(&t.seeders),
         "replicas": addrs(&t.replicas),
     })
-}
-
-async fn shutdown_signal() -> anyhow::Result<&'static str> {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
-        tokio::select! {
-            r = tokio::signal::ctrl_c() => { r.context("cannot watch SIGINT")?; Ok("SIGINT") }
-            _ = term.recv() => Ok("SIGTERM"),
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        tokio::signal::ctrl_c()
-            .await
-            .context("cannot watch Ctrl-C")?;
-        Ok("Ctrl-C")
-    }
 }

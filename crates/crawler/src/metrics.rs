@@ -667,6 +667,13 @@ mod tests {
     }
 
     #[test]
+    fn every_fetch_failure_cause_has_a_label() {
+        for cause in peerwire::FetchError::CAUSES.iter().chain(&["connect"]) {
+            assert!(FETCH_RESULTS.contains(cause), "{cause} has no fetch label");
+        }
+    }
+
+    #[test]
     fn every_metric_is_documented() {
         let doc = include_str!("../../../docs/metrics.md");
         let text = Metrics::default().render();
