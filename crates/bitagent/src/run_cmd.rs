@@ -234,6 +234,8 @@ pub fn status_json(s: &CrawlStatus) -> serde_json::Value {
         "fetching": s.fetching,
         "queued": s.queued,
         "persisted": s.persisted,
+        "persisted_per_min": (s.persisted as f64 * 60.0 / s.uptime.as_secs_f64().max(1.0)).round(),
+        "new_hashes_per_min": (s.new_hashes as f64 * 60.0 / s.uptime.as_secs_f64().max(1.0)).round(),
         "stored": s.stored,
         "failed": s.failed,
     })
