@@ -157,6 +157,8 @@ async fn crawler_persists_a_30_session_libtorrent_swarm_without_being_blocked() 
     for (n, t) in &reached {
         eprintln!("{n} of {total} torrents persisted after {t:.1?}");
     }
+    // The libtorrent swarm is another process: this one is the crawler (plus the harness).
+    eprintln!("crawler process: {}", process_usage());
     let m = crawler.metrics();
     eprintln!(
         "{}",
@@ -254,4 +256,22 @@ fn grep(text: &str, keys: &[&str]) -> String {
         .filter(|l| !l.starts_with('#') && keys.iter().any(|k| l.contains(k)) && !l.ends_with(" 0"))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// CPU seconds (user + system, all threads) and peak RSS of this process, from /proc.
+fn process_usage() -> String {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    let cpu = (ticks(11) + ticks(12)) / 100.0;
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let hwm = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .unwrap_or("?")
+        .trim()
+        .to_owned();
+    format!("{cpu:.2} CPU s, peak RSS {hwm}")
 }
