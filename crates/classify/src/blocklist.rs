@@ -1,0 +1,1 @@
+//! The double-hash blocklist (filled in by the blocklist work).

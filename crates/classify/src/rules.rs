@@ -1,0 +1,1 @@
+//! CEL rules (filled in by the rules work).
