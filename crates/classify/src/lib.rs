@@ -7,3 +7,4 @@
 
 pub mod blocklist;
 pub mod rules;
+pub mod attrs;
