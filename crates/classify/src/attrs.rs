@@ -64,7 +64,7 @@ static SXX: LazyLock<Regex> = LazyLock::new(|| {
 });
 static SEASON_WORD: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)(?:season|saison|staffel|temporada|stagione|seizoen|sezon|сезон|sæson|säsong)[ ._:-]*(\d{1,2})\b|(\d{1,2})(?:-?й)?[ ._-]*сезон|第\s*(\d{1,2})\s*[季部]",
+        r"(?i)(?:season|saison|staffel|temporada|stagione|seizoen|sezon|сезон|sæson|säsong)[ ._:-]*(\d{1,2})(?-u:\b)|(\d{1,2})(?:-?й)?[ ._-]*сезон|第\s*(\d{1,2})\s*[季部]",
     )
     .expect("regex")
 });
@@ -76,7 +76,7 @@ static EPISODE_WORD: LazyLock<Regex> = LazyLock::new(|| {
 });
 /// Anime fansub episodes: `[Group] Title - 05 (1080p) [CRC].mkv`, `Title - 05v2 [..]`.
 static ANIME_EPISODE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\s-\s(\d{1,4})(?:v\d)?(?:\s*[\[(]|\s*$|\s+(?:END|FINAL)\b)").expect("regex")
+    Regex::new(r"\s-\s(\d{1,4})(?:v\d)?(?:\s*[\[(]|\s*$|\s+(?:END|FINAL)(?-u:\b))").expect("regex")
 });
 static VERSION: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)(?:^|[^a-z0-9])(?:v(\d+(?:\.\d+){0,4})|(\d+(?:\.\d+){2,4}))(?:[^0-9]|$)")
@@ -84,7 +84,7 @@ static VERSION: LazyLock<Regex> = LazyLock::new(|| {
 });
 static BIT_DEPTH: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)(?:^|[^0-9])(16|24|32)[ -]?bits?\b|(?:^|[^0-9])(16|24)[-/](44|48|88|96|176|192)",
+        r"(?i)(?:^|[^0-9])(16|24|32)[ -]?bits?(?-u:\b)|(?:^|[^0-9])(16|24)[-/](44|48|88|96|176|192)",
     )
     .expect("regex")
 });
