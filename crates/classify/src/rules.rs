@@ -25,7 +25,9 @@
 //!
 //! # Cost bound
 //!
-//! Every expression is at most [`MAX_EXPR_LEN`] bytes and [`MAX_NODES`] AST nodes, and its
+//! Every expression is at most [`MAX_EXPR_LEN`] bytes, [`MAX_NODES`] AST nodes, [`MAX_DEPTH`]
+//! levels deep and [`MAX_BRACKETS`] nested brackets (files are parsed on a large-stack
+//! thread: the CEL parser recurses deeply), and its
 //! worst-case cost is estimated statically from the AST and the caps of the collections it
 //! may touch (`files` is capped at [`MAX_FILES`] entries, `words` at 64...): a comprehension
 //! costs its range's size times its body. An expression whose estimate exceeds [`MAX_COST`]
@@ -64,6 +66,12 @@ pub const BANNED_RULE: &str = "builtin-banned-keywords";
 pub const MAX_EXPR_LEN: usize = 4096;
 /// Most AST nodes in one expression (after macro expansion).
 pub const MAX_NODES: usize = 400;
+/// Deepest AST (evaluation recurses once per level, on the caller's stack).
+pub const MAX_DEPTH: usize = 32;
+/// Deepest nesting of brackets in the source (the parser recurses deeply per bracket).
+pub const MAX_BRACKETS: usize = 24;
+/// Stack of the thread that parses and compiles rules files.
+const LOAD_STACK: usize = 256 << 20;
 /// Most estimated evaluation steps for one expression (see the module doc).
 pub const MAX_COST: u64 = 100_000;
 /// Most files exposed to rules in `files` (and used for the extension statistics).
@@ -549,7 +557,29 @@ fn is_ident(s: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
 }
 
+/// Parses and compiles a rules file on a thread with a large stack: the CEL parser recurses
+/// deeply (debug builds need about 100 KB per nested bracket), and loading happens once.
 fn parse_file(text: &str, file: &str, origin: Origin) -> Result<Parsed, RulesError> {
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("rules-load".into())
+            .stack_size(LOAD_STACK)
+            .spawn_scoped(scope, || parse_file_inner(text, file, origin))
+            .map_err(|e| RulesError::Io {
+                file: file.to_string(),
+                reason: format!("cannot start the loader thread: {e}"),
+            })?
+            .join()
+            .unwrap_or_else(|_| {
+                Err(RulesError::Io {
+                    file: file.to_string(),
+                    reason: "the rules loader panicked".into(),
+                })
+            })
+    })
+}
+
+fn parse_file_inner(text: &str, file: &str, origin: Origin) -> Result<Parsed, RulesError> {
     let docs = MarkedYaml::load_from_str(text).map_err(|e| RulesError::Yaml {
         file: file.to_string(),
         line: e.marker().line(),
@@ -809,11 +839,24 @@ struct Estimate {
 struct Checker<'a> {
     stage: Stage,
     nodes: usize,
+    depth: usize,
     scope: Vec<(&'a str, u64)>,
 }
 
 impl<'a> Checker<'a> {
     fn walk(&mut self, e: &'a IdedExpr) -> Result<Estimate, String> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(format!(
+                "expression nested too deeply (more than {MAX_DEPTH} levels): split it"
+            ));
+        }
+        let r = self.walk_node(e);
+        self.depth -= 1;
+        r
+    }
+
+    fn walk_node(&mut self, e: &'a IdedExpr) -> Result<Estimate, String> {
         use cel::common::ast::{EntryExpr, Expr};
         self.nodes += 1;
         if self.nodes > MAX_NODES {
@@ -957,6 +1000,36 @@ impl<'a> Checker<'a> {
     }
 }
 
+/// The deepest nesting of `(`, `[` and `{` outside string literals.
+fn bracket_depth(src: &str) -> usize {
+    let (mut depth, mut max) = (0usize, 0usize);
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for c in src.chars() {
+        match quote {
+            Some(q) => {
+                if escaped {
+                    escaped = false;
+                } else if c == '\\' {
+                    escaped = true;
+                } else if c == q {
+                    quote = None;
+                }
+            }
+            None => match c {
+                '\'' | '"' => quote = Some(c),
+                '(' | '[' | '{' => {
+                    depth += 1;
+                    max = max.max(depth);
+                }
+                ')' | ']' | '}' => depth = depth.saturating_sub(1),
+                _ => {}
+            },
+        }
+    }
+    max
+}
+
 fn known_vars(stage: Stage) -> Vec<&'static str> {
     VARIABLES
         .iter()
@@ -989,6 +1062,11 @@ fn compile_checked(
             src.len()
         )));
     }
+    if bracket_depth(src) > MAX_BRACKETS {
+        return Err(rule_err(format!(
+            "brackets nested too deeply (more than {MAX_BRACKETS} levels)"
+        )));
+    }
     let program = env.compile(src).map_err(|e| {
         let (msg, l) = match e.errors.first() {
             Some(pe) => (
@@ -1007,6 +1085,7 @@ fn compile_checked(
     let mut checker = Checker {
         stage,
         nodes: 0,
+        depth: 0,
         scope: Vec::new(),
     };
     let est = checker.walk(program.expression()).map_err(rule_err)?;

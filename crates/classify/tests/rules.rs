@@ -35,7 +35,10 @@ fn user(text: &str) -> Result<RuleSet, RulesError> {
 }
 
 fn err(text: &str) -> String {
-    user(text).expect_err("should not load").to_string()
+    match user(text) {
+        Ok(_) => panic!("should not load: {text}"),
+        Err(e) => e.to_string(),
+    }
 }
 
 #[test]
@@ -525,7 +528,7 @@ fn a_pathological_expression_fails_to_load_with_a_clear_message() {
         "- name: q2\n  stage: post_fetch\n  when: files.exists(f, f in files)\n  actions: {drop: true}\n",
     );
     assert!(e.contains("too costly"), "{e}");
-    let big = format!("size({}) > 0", vec!["files"; 120].join(" + "));
+    let big = format!("size({}) > 0", vec!["files"; 25].join(" + "));
     let e = err(&format!(
         "- name: q3\n  stage: post_fetch\n  when: {big}\n  actions: {{drop: true}}\n"
     ));
@@ -596,4 +599,50 @@ fn the_example_file_in_docs_rules_md_loads() {
     let rules = user(&doc[start..end]).expect("the documented example loads");
     let names: Vec<String> = rules.rules().into_iter().map(|r| r.name).collect();
     assert_eq!(names[..3], [BANNED_RULE, "no-cams", "anime"]);
+}
+
+#[test]
+fn deeply_nested_expressions_are_refused_not_a_stack_overflow() {
+    let rule = |when: &str| {
+        format!(
+            "- name: deep\n  stage: post_fetch\n  when: \"{when}\"\n  actions: {{drop: true}}\n"
+        )
+    };
+    let parens = format!("{}true{}", "(".repeat(1500), ")".repeat(1500));
+    assert_eq!(
+        err(&rule(&parens)),
+        "my-rules.yaml:3: rule `deep`: brackets nested too deeply (more than 24 levels)"
+    );
+    // Brackets inside strings do not count.
+    let quoted = format!("name != '{}'", "(".repeat(100));
+    assert!(user(&rule(&quoted)).is_ok());
+    // Long operator chains and nested conditionals parse (on the loader's large stack) and
+    // are refused by depth or size.
+    let plus = format!("{}1 > 0", "1+".repeat(2000));
+    let e = err(&rule(&plus));
+    assert!(e.starts_with("my-rules.yaml:3: rule `deep`: "), "{e}");
+    let plus = format!("{}1 > 0", "1+".repeat(40));
+    let e = err(&rule(&plus));
+    assert!(
+        e.starts_with("my-rules.yaml:3: rule `deep`: expression nested too deeply"),
+        "{e}"
+    );
+    let ternary = format!("{}true{}", "true ? (".repeat(20), ") : false".repeat(20));
+    assert!(user(&rule(&ternary)).is_ok());
+    let ternary = format!("{}true", "false ? true : ".repeat(250));
+    let e = err(&rule(&ternary));
+    assert!(e.starts_with("my-rules.yaml:3: rule `deep`: "), "{e}");
+    // The parser folds a chain of negations: harmless.
+    let nots = format!("{}true", "!".repeat(3000));
+    assert!(user(&rule(&nots)).is_ok());
+
+    // The deepest accepted expression evaluates on a 2 MiB stack (tokio's default for
+    // workers), even in a debug build.
+    let deepest = format!("size(name) > {}0", "1+".repeat(28));
+    let rules = RuleSet::from_yaml_str(&rule(&deepest), "d.yaml").unwrap();
+    let handle = std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(move || rules.classify(&movie()).drop)
+        .unwrap();
+    assert_eq!(handle.join().unwrap().as_deref(), Some("deep"));
 }
