@@ -12,7 +12,8 @@
 //! one test instead. Cases panic on failure, naming the case and what differed.
 
 use crate::{
-    Error, FileEntry, InfoHash, PutOutcome, Store, SwarmUpdate, TorrentRecord, UnixSeconds,
+    Classification, Error, FileEntry, InfoHash, PutOutcome, SearchFilter, Store, SwarmUpdate,
+    TorrentRecord, UnixSeconds,
 };
 
 /// One conformance case: panics unless the fresh store it is given behaves.
@@ -47,6 +48,44 @@ pub const CASES: &[(&str, Case)] = &[
     ("known_batch_of_10000", known_batch_of_10000),
     ("stats_counts", stats_counts),
     ("table_sizes_lists_tables", table_sizes_lists_tables),
+    ("classification_round_trips", classification_round_trips),
+    (
+        "set_classification_replaces_it",
+        set_classification_replaces_it,
+    ),
+    (
+        "search_filtered_by_type_and_tag",
+        search_filtered_by_type_and_tag,
+    ),
+    (
+        "filter_without_words_lists_newest",
+        filter_without_words_lists_newest,
+    ),
+    (
+        "reclassify_pages_by_cursor_and_rev",
+        reclassify_pages_by_cursor_and_rev,
+    ),
+    ("hashes_after_walks_the_store", hashes_after_walks_the_store),
+    (
+        "counts_by_content_type_counts",
+        counts_by_content_type_counts,
+    ),
+    ("eviction_follows_the_policy", eviction_follows_the_policy),
+    ("blocked_stays_out", blocked_stays_out),
+];
+
+/// One persistence case: gets a function that opens *the same* database on every call, and
+/// checks that what it wrote survives closing and reopening.
+pub type PersistentCase = fn(&mut dyn FnMut() -> Box<dyn Store>);
+
+/// Every persistence case, by name. Backends with durable storage instantiate them with
+/// [`store_persistence_tests!`](crate::store_persistence_tests).
+pub const PERSISTENT_CASES: &[(&str, PersistentCase)] = &[
+    ("block_survives_reopen", block_survives_reopen),
+    (
+        "classification_survives_reopen",
+        classification_survives_reopen,
+    ),
 ];
 
 /// Runs every case in [`CASES`], each on a fresh store from `make`.
@@ -83,7 +122,16 @@ macro_rules! store_conformance_tests {
             delete_removes_everything,
             known_batch_of_10000,
             stats_counts,
-            table_sizes_lists_tables
+            table_sizes_lists_tables,
+            classification_round_trips,
+            set_classification_replaces_it,
+            search_filtered_by_type_and_tag,
+            filter_without_words_lists_newest,
+            reclassify_pages_by_cursor_and_rev,
+            hashes_after_walks_the_store,
+            counts_by_content_type_counts,
+            eviction_follows_the_policy,
+            blocked_stays_out
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
@@ -102,6 +150,46 @@ macro_rules! store_conformance_tests {
             let all: ::std::vec::Vec<&str> =
                 $crate::conformance::CASES.iter().map(|(n, _)| *n).collect();
             assert_eq!(names, all.as_slice(), "store_conformance_tests! is out of date");
+        }
+    };
+}
+
+/// Instantiates every persistence case ([`PERSISTENT_CASES`]) as its own `#[test]`.
+///
+/// `$make` is an expression evaluating to a `Fn() -> O`, called once per test for a fresh
+/// database; `O: FnMut() -> Box<dyn Store>` opens that same database each time it is called
+/// (and may own its temporary directory):
+///
+/// ```ignore
+/// store::store_persistence_tests!(|| {
+///     let dir = tempfile::tempdir().unwrap();
+///     move || Box::new(MyStore::open(dir.path()).unwrap()) as Box<dyn store::Store>
+/// });
+/// ```
+#[macro_export]
+macro_rules! store_persistence_tests {
+    ($make:expr) => {
+        $crate::store_persistence_tests!(@cases $make;
+            block_survives_reopen,
+            classification_survives_reopen
+        );
+    };
+    (@cases $make:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $case() {
+                let make = $make;
+                let mut open = make();
+                $crate::conformance::$case(&mut open);
+            }
+        )*
+
+        #[test]
+        fn persistence_macro_covers_every_case() {
+            let names: &[&str] = &[$(stringify!($case)),*];
+            let all: ::std::vec::Vec<&str> =
+                $crate::conformance::PERSISTENT_CASES.iter().map(|(n, _)| *n).collect();
+            assert_eq!(names, all.as_slice(), "store_persistence_tests! is out of date");
         }
     };
 }
@@ -150,6 +238,7 @@ pub fn test_record(
         seeders: None,
         leechers: None,
         scraped_at: None,
+        ..TorrentRecord::default()
     }
 }
 
@@ -160,6 +249,53 @@ fn names(store: &dyn Store, query: &str, limit: usize) -> Vec<String> {
         .into_iter()
         .map(|h| h.name)
         .collect()
+}
+
+fn filtered(store: &dyn Store, query: &str, filter: &SearchFilter, limit: usize) -> Vec<String> {
+    store
+        .search_filtered(query, filter, limit)
+        .unwrap_or_else(|e| panic!("search {query:?} {filter:?}: {e}"))
+        .into_iter()
+        .map(|h| h.name)
+        .collect()
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+fn filter(content_type: Option<&str>, tag: Option<&str>) -> SearchFilter {
+    SearchFilter {
+        content_type: content_type.map(str::to_owned),
+        tag: tag.map(str::to_owned),
+    }
+}
+
+fn strings(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| (*s).to_owned()).collect()
+}
+
+fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
+    v.iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+/// A record classified as `content_type` with `tags` at revision `rev`.
+pub fn classified_record(
+    n: u64,
+    name: &str,
+    content_type: Option<&str>,
+    tags: &[&str],
+    seen_at: UnixSeconds,
+) -> TorrentRecord {
+    TorrentRecord {
+        content_type: content_type.map(str::to_owned),
+        tags: strings(tags),
+        classified_rev: Some("rev1".into()),
+        ..test_record(n, name, &[(&format!("{name}.bin"), 1)], seen_at)
+    }
 }
 
 fn assert_healthy(store: &dyn Store) {
@@ -180,6 +316,16 @@ pub fn empty_store(store: &mut dyn Store) {
     assert!(store.search("anything", 10).unwrap().is_empty());
     assert!(!store.is_blocked(&test_hash(1)).unwrap());
     assert!(store.file_cap() > 0);
+    assert!(store.hashes_after(None, 10).unwrap().is_empty());
+    assert!(store.reclassify_batch("r", None, 10).unwrap().is_empty());
+    assert_eq!(store.pending_reclassify("r").unwrap(), 0);
+    assert!(store.counts_by_content_type().unwrap().is_empty());
+    assert!(
+        store
+            .search_filtered("", &filter(Some("movie"), None), 10)
+            .unwrap()
+            .is_empty()
+    );
     assert_healthy(store);
 }
 
@@ -752,4 +898,689 @@ pub fn table_sizes_lists_tables(store: &mut dyn Store) {
         sizes.windows(2).all(|w| w[0].bytes >= w[1].bytes),
         "largest first: {sizes:?}"
     );
+}
+
+/// Content type, tags (a set) and attributes (a map) come back from `get` and in hits; a
+/// re-put replaces them with the record's.
+pub fn classification_round_trips(store: &mut dyn Store) {
+    let quote = "a \"b\" \\ c\n\t\u{1} é 進 🎵 {}[],:";
+    let rec = TorrentRecord {
+        content_type: Some("movie".into()),
+        tags: strings(&["hd", "new", "hd", "", "action"]),
+        attributes: pairs(&[
+            ("year", "2024"),
+            ("resolution", "720p"),
+            ("resolution", "1080p"),
+            ("quote", quote),
+            ("", "empty key"),
+        ]),
+        classified_rev: Some("rules-1".into()),
+        ..test_record(1, "Some Movie 2024 1080p", &[("movie.mkv", 5)], 10)
+    };
+    assert_eq!(store.put_batch(&[rec]).unwrap().inserted, 1);
+    let got = store.get(&test_hash(1)).unwrap().unwrap();
+    assert_eq!(got.content_type.as_deref(), Some("movie"));
+    assert_eq!(
+        got.tags,
+        ["action", "hd", "new"],
+        "a sorted set, no empty tag"
+    );
+    assert_eq!(
+        got.attributes,
+        pairs(&[
+            ("", "empty key"),
+            ("quote", quote),
+            ("resolution", "1080p"),
+            ("year", "2024")
+        ]),
+        "a map sorted by key, the last value of a key wins"
+    );
+    assert_eq!(got.classified_rev.as_deref(), Some("rules-1"));
+    assert_eq!(got.files.len(), 1);
+    let hits = store.search("movie", 10).unwrap();
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].content_type.as_deref(), Some("movie"));
+    assert_eq!(hits[0].tags, ["action", "hd", "new"]);
+    let hits = store.search(&test_hash(1).to_string(), 10).unwrap();
+    assert_eq!(
+        (hits[0].content_type.as_deref(), hits[0].tags.len()),
+        (Some("movie"), 3)
+    );
+    // An unclassified torrent.
+    let mut plain = test_record(2, "plain", &[("p", 1)], 10);
+    plain.content_type = Some(String::new());
+    store.put_batch(&[plain]).unwrap();
+    let got = store.get(&test_hash(2)).unwrap().unwrap();
+    assert_eq!(
+        (
+            got.content_type,
+            got.tags,
+            got.attributes,
+            got.classified_rev
+        ),
+        (None, vec![], vec![], None),
+        "an empty content type is none"
+    );
+    // A re-put replaces the classification with the record's, like every other field.
+    let rec = TorrentRecord {
+        content_type: Some("tv".into()),
+        tags: strings(&["sd"]),
+        classified_rev: Some("rules-2".into()),
+        ..test_record(1, "Some Movie 2024 1080p", &[("movie.mkv", 5)], 20)
+    };
+    store.put_batch(&[rec]).unwrap();
+    let got = store.get(&test_hash(1)).unwrap().unwrap();
+    assert_eq!(
+        (
+            got.content_type.as_deref(),
+            got.tags.as_slice(),
+            got.attributes.len(),
+            got.classified_rev.as_deref()
+        ),
+        (Some("tv"), &["sd".to_owned()][..], 0, Some("rules-2"))
+    );
+    store
+        .put_batch(&[test_record(1, "Some Movie 2024 1080p", &[("m", 5)], 30)])
+        .unwrap();
+    let got = store.get(&test_hash(1)).unwrap().unwrap();
+    assert_eq!(
+        (
+            got.content_type,
+            got.tags,
+            got.attributes,
+            got.classified_rev
+        ),
+        (None, vec![], vec![], None)
+    );
+    assert_healthy(store);
+}
+
+/// `set_classification` replaces the classification of stored torrents in one call and
+/// ignores unknown hashes; nothing else about the torrent changes.
+pub fn set_classification_replaces_it(store: &mut dyn Store) {
+    store
+        .put_batch(&[
+            classified_record(1, "one", Some("movie"), &["a", "b"], 10),
+            classified_record(2, "two", None, &[], 10),
+        ])
+        .unwrap();
+    let before = store.get(&test_hash(1)).unwrap().unwrap();
+    let updates = [
+        Classification {
+            info_hash: test_hash(1),
+            content_type: Some("music".into()),
+            tags: strings(&["flac", "lossless", "flac"]),
+            attributes: pairs(&[("codec", "flac")]),
+            rev: "r2".into(),
+        },
+        Classification {
+            info_hash: test_hash(2),
+            content_type: Some("software".into()),
+            tags: vec![],
+            attributes: vec![],
+            rev: "r2".into(),
+        },
+        Classification {
+            info_hash: test_hash(99),
+            content_type: Some("movie".into()),
+            rev: "r2".into(),
+            ..Classification::default()
+        },
+    ];
+    assert_eq!(store.set_classification(&updates).unwrap(), 2);
+    let got = store.get(&test_hash(1)).unwrap().unwrap();
+    assert_eq!(got.content_type.as_deref(), Some("music"));
+    assert_eq!(got.tags, ["flac", "lossless"]);
+    assert_eq!(got.attributes, pairs(&[("codec", "flac")]));
+    assert_eq!(got.classified_rev.as_deref(), Some("r2"));
+    assert_eq!(
+        (
+            &got.name,
+            &got.files,
+            got.first_seen,
+            got.last_seen,
+            got.seeders
+        ),
+        (
+            &before.name,
+            &before.files,
+            before.first_seen,
+            before.last_seen,
+            before.seeders
+        ),
+        "only the classification changes"
+    );
+    assert_eq!(
+        store
+            .get(&test_hash(2))
+            .unwrap()
+            .unwrap()
+            .content_type
+            .as_deref(),
+        Some("software")
+    );
+    assert_eq!(store.get(&test_hash(99)).unwrap(), None, "must not create");
+    assert!(
+        filtered(store, "one", &filter(None, Some("a")), 10).is_empty(),
+        "old tags are gone"
+    );
+    assert_eq!(
+        filtered(store, "one", &filter(Some("music"), Some("lossless")), 10),
+        ["one"]
+    );
+    assert_eq!(store.set_classification(&[]).unwrap(), 0);
+    // Back to unclassified, at a revision.
+    store
+        .set_classification(&[Classification {
+            info_hash: test_hash(1),
+            rev: "r3".into(),
+            ..Classification::default()
+        }])
+        .unwrap();
+    let got = store.get(&test_hash(1)).unwrap().unwrap();
+    assert_eq!(
+        (
+            got.content_type,
+            got.tags,
+            got.attributes,
+            got.classified_rev
+        ),
+        (None, vec![], vec![], Some("r3".into()))
+    );
+    assert_healthy(store);
+}
+
+/// Words plus a content type and/or a tag: only matches of every part come back, best first.
+pub fn search_filtered_by_type_and_tag(store: &mut dyn Store) {
+    store
+        .put_batch(&[
+            classified_record(
+                1,
+                "Ubuntu 24.04 Desktop",
+                Some("software"),
+                &["linux", "iso"],
+                1,
+            ),
+            classified_record(2, "Ubuntu Movie Night 1080p", Some("movie"), &["hd"], 2),
+            classified_record(3, "Some Movie 2024 1080p", Some("movie"), &["hd", "new"], 3),
+            classified_record(4, "Ubuntu Server", None, &["linux"], 4),
+            classified_record(5, "Cartoon 720p", Some("movie"), &[], 5),
+        ])
+        .unwrap();
+    let movie = filter(Some("movie"), None);
+    assert_eq!(
+        filtered(store, "ubuntu", &movie, 10),
+        ["Ubuntu Movie Night 1080p"]
+    );
+    assert_eq!(
+        sorted(filtered(store, "ubuntu", &filter(None, Some("linux")), 10)),
+        ["Ubuntu 24.04 Desktop", "Ubuntu Server"]
+    );
+    assert_eq!(
+        filtered(store, "1080p", &filter(Some("movie"), Some("new")), 10),
+        ["Some Movie 2024 1080p"]
+    );
+    assert_eq!(
+        sorted(filtered(
+            store,
+            "1080p",
+            &filter(Some("movie"), Some("hd")),
+            10
+        )),
+        ["Some Movie 2024 1080p", "Ubuntu Movie Night 1080p"]
+    );
+    assert!(filtered(store, "1080p", &filter(Some("software"), None), 10).is_empty());
+    assert!(filtered(store, "ubuntu", &filter(Some("nothing"), None), 10).is_empty());
+    assert!(filtered(store, "ubuntu", &filter(None, Some("nothing")), 10).is_empty());
+    assert!(filtered(store, "ubuntu", &movie, 0).is_empty());
+    // The limit applies after the filter: two movies match "1080p", one is asked for.
+    assert_eq!(filtered(store, "1080p", &movie, 1).len(), 1);
+    // Types and tags are exact, case included.
+    assert!(filtered(store, "ubuntu", &filter(Some("Movie"), None), 10).is_empty());
+    assert!(filtered(store, "ubuntu", &filter(None, Some("LINUX")), 10).is_empty());
+    // A filter is not a word: the name still has to match.
+    assert!(filtered(store, "cartoon", &filter(None, Some("hd")), 10).is_empty());
+    // Hits carry the classification; scores stay best first.
+    let hits = store
+        .search_filtered("1080p", &filter(None, Some("hd")), 10)
+        .unwrap();
+    assert!(
+        hits.windows(2).all(|w| w[0].score >= w[1].score),
+        "{hits:?}"
+    );
+    let three = hits
+        .iter()
+        .find(|h| h.info_hash == test_hash(3))
+        .expect("hit");
+    assert_eq!(three.content_type.as_deref(), Some("movie"));
+    assert_eq!(three.tags, ["hd", "new"]);
+    // An exact infohash passes only a filter it matches.
+    let hex = test_hash(2).to_string();
+    assert_eq!(filtered(store, &hex, &movie, 10).len(), 1);
+    assert_eq!(
+        filtered(store, &hex, &filter(None, Some("hd")), 10).len(),
+        1
+    );
+    assert!(filtered(store, &hex, &filter(Some("software"), None), 10).is_empty());
+    assert!(filtered(store, &hex, &filter(Some("movie"), Some("linux")), 10).is_empty());
+    // The unfiltered search is unchanged.
+    assert_eq!(
+        sorted(names(store, "ubuntu", 10)),
+        [
+            "Ubuntu 24.04 Desktop",
+            "Ubuntu Movie Night 1080p",
+            "Ubuntu Server"
+        ]
+    );
+    assert_eq!(
+        store
+            .search_filtered("ubuntu", &SearchFilter::default(), 10)
+            .unwrap(),
+        store.search("ubuntu", 10).unwrap()
+    );
+    // Query syntax stays inert with a filter too.
+    for q in ["\"", "ubuntu\"", "NEAR(", "* OR -", "movie AND"] {
+        match store.search_filtered(q, &movie, 10) {
+            Ok(_) | Err(Error::EmptyQuery) => {}
+            Err(e) => panic!("query {q:?} failed: {e}"),
+        }
+    }
+}
+
+/// A filter with no words lists what matches it, most recently inserted first; no filter and
+/// no words is still an empty query.
+pub fn filter_without_words_lists_newest(store: &mut dyn Store) {
+    for (n, name, ct, tags) in [
+        (1, "first movie", Some("movie"), &["hd"][..]),
+        (2, "a show", Some("tv"), &["hd"][..]),
+        (3, "second movie", Some("movie"), &[][..]),
+        (4, "third movie", Some("movie"), &["hd", "new"][..]),
+        (5, "unclassified", None, &["hd"][..]),
+    ] {
+        store
+            .put_batch(&[classified_record(n, name, ct, tags, n as i64)])
+            .unwrap();
+    }
+    let movie = filter(Some("movie"), None);
+    assert_eq!(
+        filtered(store, "", &movie, 10),
+        ["third movie", "second movie", "first movie"]
+    );
+    assert_eq!(
+        filtered(store, "   ", &movie, 2),
+        ["third movie", "second movie"]
+    );
+    assert_eq!(
+        filtered(store, " * - ", &filter(None, Some("hd")), 10),
+        ["unclassified", "third movie", "a show", "first movie"],
+        "text with no word in it is no words"
+    );
+    assert_eq!(
+        filtered(store, "", &filter(Some("movie"), Some("hd")), 10),
+        ["third movie", "first movie"]
+    );
+    assert!(filtered(store, "", &filter(Some("book"), None), 10).is_empty());
+    assert!(filtered(store, "", &movie, 0).is_empty());
+    let hits = store.search_filtered("", &movie, 1).unwrap();
+    assert_eq!(
+        (hits[0].score, hits[0].tags.as_slice()),
+        (0.0, &["hd".to_owned(), "new".to_owned()][..])
+    );
+    assert!(matches!(
+        store.search_filtered("", &SearchFilter::default(), 10),
+        Err(Error::EmptyQuery)
+    ));
+    assert!(matches!(store.search("", 10), Err(Error::EmptyQuery)));
+}
+
+/// `reclassify_batch` pages through torrents not at a revision, in infohash order after a
+/// cursor; work written back at that revision is skipped when a run starts over.
+pub fn reclassify_pages_by_cursor_and_rev(store: &mut dyn Store) {
+    let recs: Vec<TorrentRecord> = (0..10u64)
+        .map(|n| test_record(n, &format!("torrent {n}"), &[("f", n)], 1))
+        .collect();
+    store.put_batch(&recs).unwrap();
+    let at = |n: u64, rev: &str| Classification {
+        info_hash: test_hash(n),
+        content_type: Some("other".into()),
+        tags: vec![],
+        attributes: vec![],
+        rev: rev.into(),
+    };
+    store
+        .set_classification(&[at(1, "r2"), at(4, "r2"), at(7, "r2"), at(2, "r1")])
+        .unwrap();
+    assert_eq!(store.pending_reclassify("r2").unwrap(), 7);
+    assert_eq!(store.pending_reclassify("r1").unwrap(), 9);
+    assert_eq!(store.pending_reclassify("r9").unwrap(), 10);
+    let mut want: Vec<InfoHash> = [0u64, 2, 3, 5, 6, 8, 9].map(test_hash).to_vec();
+    want.sort();
+    // Page through in threes.
+    let mut seen = Vec::new();
+    let mut after = None;
+    let mut pages = Vec::new();
+    loop {
+        let batch = store.reclassify_batch("r2", after, 3).unwrap();
+        if batch.is_empty() {
+            break;
+        }
+        pages.push(batch.len());
+        after = Some(batch.last().unwrap().info_hash);
+        for t in &batch {
+            assert_eq!(t.files.len(), 1, "batches carry the files");
+            if t.info_hash == test_hash(2) {
+                assert_eq!(t.classified_rev.as_deref(), Some("r1"));
+                assert_eq!(t.content_type.as_deref(), Some("other"));
+            }
+        }
+        seen.extend(batch.into_iter().map(|t| t.info_hash));
+    }
+    assert_eq!(pages, [3, 3, 1]);
+    assert_eq!(seen, want, "in infohash order, each once");
+    assert!(store.reclassify_batch("r2", None, 0).unwrap().is_empty());
+    // Interrupted after the first page was written back: a new run from the start skips it.
+    let first: Vec<Classification> = want[..3]
+        .iter()
+        .map(|h| Classification {
+            info_hash: *h,
+            rev: "r2".into(),
+            ..Classification::default()
+        })
+        .collect();
+    store.set_classification(&first).unwrap();
+    assert_eq!(store.pending_reclassify("r2").unwrap(), 4);
+    let rest: Vec<InfoHash> = store
+        .reclassify_batch("r2", None, 100)
+        .unwrap()
+        .into_iter()
+        .map(|t| t.info_hash)
+        .collect();
+    assert_eq!(rest, want[3..]);
+    // A cursor past the end, and a cursor that is not a stored hash.
+    assert!(
+        store
+            .reclassify_batch("r2", Some(InfoHash([0xff; 20])), 10)
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .reclassify_batch("r2", Some(InfoHash([0; 20])), 100)
+            .unwrap()
+            .len(),
+        4
+    );
+}
+
+/// `hashes_after` walks every stored hash once, in order, in pages.
+pub fn hashes_after_walks_the_store(store: &mut dyn Store) {
+    let recs: Vec<TorrentRecord> = (0..25u64)
+        .map(|n| test_record(n, "h", &[("f", 1)], 1))
+        .collect();
+    store.put_batch(&recs).unwrap();
+    store.block(&[test_hash(100)], 1).unwrap();
+    let mut all: Vec<InfoHash> = (0..25u64).map(test_hash).collect();
+    all.sort();
+    let mut got = Vec::new();
+    let mut pages = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store.hashes_after(after, 10).unwrap();
+        if page.is_empty() {
+            break;
+        }
+        pages.push(page.len());
+        after = page.last().copied();
+        got.extend(page);
+    }
+    assert_eq!(pages, [10, 10, 5]);
+    assert_eq!(got, all, "blocked hashes are not stored ones");
+    // A cursor that was deleted meanwhile still works.
+    store.delete(&[all[9]]).unwrap();
+    assert_eq!(store.hashes_after(Some(all[9]), 3).unwrap(), all[10..13]);
+    assert!(store.hashes_after(None, 0).unwrap().is_empty());
+}
+
+/// Torrents per content type, most first, unclassified as `None`.
+pub fn counts_by_content_type_counts(store: &mut dyn Store) {
+    store
+        .put_batch(&[
+            classified_record(1, "a", Some("movie"), &[], 1),
+            classified_record(2, "b", Some("movie"), &[], 1),
+            classified_record(3, "c", Some("movie"), &[], 1),
+            classified_record(4, "d", Some("tv"), &[], 1),
+            classified_record(5, "e", Some("tv"), &[], 1),
+            classified_record(6, "f", None, &[], 1),
+            classified_record(7, "g", Some("book"), &[], 1),
+        ])
+        .unwrap();
+    let counts = store.counts_by_content_type().unwrap();
+    assert_eq!(
+        counts[..2],
+        [(Some("movie".into()), 3), (Some("tv".into()), 2)]
+    );
+    let mut ones = counts[2..].to_vec();
+    ones.sort();
+    assert_eq!(ones, [(None, 1), (Some("book".into()), 1)]);
+    store.delete(&[test_hash(6)]).unwrap();
+    assert!(
+        !store
+            .counts_by_content_type()
+            .unwrap()
+            .iter()
+            .any(|(t, _)| t.is_none())
+    );
+}
+
+/// `evict_to_size` deletes fewest-seeders-first (unmeasured first), then oldest `last_seen`,
+/// until the data fits; within the budget it does nothing; evicted torrents are not blocked.
+pub fn eviction_follows_the_policy(store: &mut dyn Store) {
+    const N: u64 = 3_000;
+    // Eviction key of torrent n: (seeders, never measured = -1; last_seen; insertion order).
+    let key = |n: u64| -> (i64, i64, u64) {
+        let seeders = if n.is_multiple_of(4) {
+            -1
+        } else {
+            (n % 50) as i64
+        };
+        (seeders, 1_000 + ((n * 7_919) % N) as i64, n)
+    };
+    for chunk in (0..N).collect::<Vec<_>>().chunks(500) {
+        let recs: Vec<TorrentRecord> = chunk
+            .iter()
+            .map(|&n| {
+                let (seeders, last_seen, _) = key(n);
+                let paths: Vec<String> = (0..5)
+                    .map(|f| format!("some/longer/directory name/file number {n} part {f}.bin"))
+                    .collect();
+                let files: Vec<(&str, u64)> = paths.iter().map(|p| (p.as_str(), 1_000)).collect();
+                let mut rec = test_record(
+                    n,
+                    &format!("evictable torrent {n} with a name"),
+                    &files,
+                    last_seen,
+                );
+                if seeders >= 0 {
+                    rec.seeders = Some(seeders as u32);
+                    rec.leechers = Some(1);
+                    rec.scraped_at = Some(1);
+                }
+                rec.tags = strings(&["t"]);
+                rec
+            })
+            .collect();
+        store.put_batch(&recs).unwrap();
+    }
+    let idle = store.evict_to_size(u64::MAX).unwrap();
+    assert_eq!(idle.evicted, 0);
+    assert!(idle.within_budget && idle.bytes_before > 0, "{idle:?}");
+    assert_eq!(idle.bytes_after, idle.bytes_before);
+    assert_eq!(store.stats().unwrap().torrents, N);
+
+    let budget = idle.bytes_before / 2;
+    let mut evicted = 0;
+    let mut last = idle;
+    for _ in 0..1_000 {
+        last = store.evict_to_size(budget).unwrap();
+        evicted += last.evicted;
+        if last.within_budget {
+            break;
+        }
+        assert!(last.evicted > 0, "stuck over budget: {last:?}");
+    }
+    assert!(last.within_budget, "{last:?}");
+    assert!(last.bytes_after <= budget, "{last:?}");
+    let survivors = store.stats().unwrap().torrents;
+    assert_eq!(survivors + evicted, N);
+    assert!(evicted > 0 && survivors > N / 5, "evicted {evicted} of {N}");
+    // Every evicted torrent ranks below every survivor.
+    let mut kept = std::collections::HashSet::new();
+    let mut after = None;
+    loop {
+        let page = store.hashes_after(after, 1_000).unwrap();
+        if page.is_empty() {
+            break;
+        }
+        after = page.last().copied();
+        kept.extend(page);
+    }
+    let (gone, stay): (Vec<u64>, Vec<u64>) = (0..N).partition(|&n| !kept.contains(&test_hash(n)));
+    let worst_kept = stay.iter().map(|&n| key(n)).min().unwrap();
+    let best_gone = gone.iter().map(|&n| key(n)).max().unwrap();
+    assert!(
+        best_gone < worst_kept,
+        "evicted {best_gone:?} ranks above kept {worst_kept:?}"
+    );
+    // Within budget now: nothing more goes.
+    let again = store.evict_to_size(budget).unwrap();
+    assert_eq!((again.evicted, again.within_budget), (0, true), "{again:?}");
+    // Evicted is not blocked: it can come back.
+    assert!(!store.is_blocked(&test_hash(gone[0])).unwrap());
+    assert_eq!(
+        store
+            .put_batch(&[test_record(gone[0], "back", &[("b", 1)], 5_000)])
+            .unwrap()
+            .inserted,
+        1
+    );
+    assert_eq!(
+        filtered(store, "evictable", &filter(None, Some("t")), 5).len(),
+        5
+    );
+    assert_healthy(store);
+}
+
+/// A blocked hash stays out whatever path tries to bring it back.
+pub fn blocked_stays_out(store: &mut dyn Store) {
+    store
+        .put_batch(&[classified_record(1, "bad", Some("movie"), &["x"], 1)])
+        .unwrap();
+    store.block(&[test_hash(1)], 2).unwrap();
+    assert_eq!(
+        store
+            .set_classification(&[Classification {
+                info_hash: test_hash(1),
+                content_type: Some("movie".into()),
+                rev: "r".into(),
+                ..Classification::default()
+            }])
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        store
+            .put_batch(&[classified_record(1, "bad", Some("movie"), &["x"], 3)])
+            .unwrap()
+            .blocked,
+        1
+    );
+    assert_eq!(store.get(&test_hash(1)).unwrap(), None);
+    assert!(store.hashes_after(None, 10).unwrap().is_empty());
+    assert!(store.reclassify_batch("r2", None, 10).unwrap().is_empty());
+    assert!(filtered(store, "", &filter(None, Some("x")), 10).is_empty());
+    assert!(store.counts_by_content_type().unwrap().is_empty());
+    assert_eq!(store.evict_to_size(u64::MAX).unwrap().evicted, 0);
+    assert!(store.is_blocked(&test_hash(1)).unwrap());
+    assert_healthy(store);
+}
+
+// ---- persistence cases -----------------------------------------------------------------------
+
+/// `bitagent block`: the torrent is deleted and stays out across restarts.
+pub fn block_survives_reopen(open: &mut dyn FnMut() -> Box<dyn Store>) {
+    let mut store = open();
+    store
+        .put_batch(&[
+            classified_record(1, "blocked thing", Some("movie"), &["x"], 1),
+            classified_record(2, "kept thing", Some("movie"), &["x"], 1),
+        ])
+        .unwrap();
+    assert_eq!(store.block(&[test_hash(1), test_hash(3)], 10).unwrap(), 2);
+    drop(store);
+    for round in 0..2 {
+        let mut store = open();
+        assert!(store.is_blocked(&test_hash(1)).unwrap(), "round {round}");
+        assert!(store.is_blocked(&test_hash(3)).unwrap(), "round {round}");
+        assert_eq!(store.get(&test_hash(1)).unwrap(), None);
+        assert_eq!(
+            store
+                .known(&[test_hash(1), test_hash(2), test_hash(3)])
+                .unwrap(),
+            [true, true, true]
+        );
+        let out = store
+            .put_batch(&[
+                classified_record(1, "blocked thing", Some("movie"), &["x"], 20),
+                classified_record(3, "never stored", None, &[], 20),
+            ])
+            .unwrap();
+        assert_eq!(out.blocked, 2, "round {round}");
+        assert_eq!(names(&*store, "thing", 10), ["kept thing"]);
+        assert_eq!(
+            filtered(&*store, "", &filter(Some("movie"), None), 10),
+            ["kept thing"]
+        );
+        let stats = store.stats().unwrap();
+        assert_eq!((stats.torrents, stats.blocked), (1, 2));
+        assert_eq!(store.block(&[test_hash(1)], 30).unwrap(), 0);
+        assert_healthy(&*store);
+    }
+}
+
+/// Classification written before a restart is there after it.
+pub fn classification_survives_reopen(open: &mut dyn FnMut() -> Box<dyn Store>) {
+    let rec = TorrentRecord {
+        attributes: pairs(&[("resolution", "1080p"), ("year", "2024")]),
+        ..classified_record(1, "kept movie", Some("movie"), &["hd", "new"], 1)
+    };
+    let mut store = open();
+    store
+        .put_batch(&[rec, classified_record(2, "other", None, &[], 1)])
+        .unwrap();
+    store
+        .set_classification(&[Classification {
+            info_hash: test_hash(2),
+            content_type: Some("tv".into()),
+            tags: strings(&["sd"]),
+            attributes: pairs(&[("season", "1")]),
+            rev: "rev2".into(),
+        }])
+        .unwrap();
+    let before = [
+        store.get(&test_hash(1)).unwrap().unwrap(),
+        store.get(&test_hash(2)).unwrap().unwrap(),
+    ];
+    drop(store);
+    let store = open();
+    let after = [
+        store.get(&test_hash(1)).unwrap().unwrap(),
+        store.get(&test_hash(2)).unwrap().unwrap(),
+    ];
+    assert_eq!(before, after);
+    assert_eq!(after[1].classified_rev.as_deref(), Some("rev2"));
+    assert_eq!(
+        filtered(&*store, "kept", &filter(Some("movie"), Some("new")), 10),
+        ["kept movie"]
+    );
+    assert_eq!(store.pending_reclassify("rev2").unwrap(), 1);
 }

@@ -5,9 +5,11 @@
 //! - [`SqliteStore`] — the default backend: one SQLite file, FTS5 full-text index, WAL,
 //!   versioned migrations ([`sqlite::migrations`]).
 //! - [`conformance`] — the shared test suite; every backend runs it
-//!   ([`store_conformance_tests!`]).
-//! - Plain data: [`TorrentRecord`] in, [`Torrent`]/[`Hit`]/[`StoreStats`] out, keyed by
-//!   [`InfoHash`]. The crate depends on no other BitAgent crate; the crawler maps its parsed
+//!   ([`store_conformance_tests!`]); backends that persist also run the reopen cases
+//!   ([`store_persistence_tests!`]).
+//! - Plain data: [`TorrentRecord`] and [`Classification`] in, [`Torrent`]/[`Hit`]/
+//!   [`StoreStats`]/[`EvictOutcome`] out, keyed by [`InfoHash`]; [`SearchFilter`] narrows a
+//!   search. The crate depends on no other BitAgent crate; the crawler maps its parsed
 //!   info dict into a [`TorrentRecord`].
 //!
 //! The store never reads the clock: times are Unix seconds passed in by the caller.
@@ -24,6 +26,6 @@ pub use query::{MAX_QUERY_WORDS, SearchQuery};
 pub use sqlite::{SqliteOptions, SqliteStore};
 pub use store::{DEFAULT_FILE_CAP, Store};
 pub use types::{
-    FileEntry, Hit, InfoHash, ParseInfoHashError, PutOutcome, StoreStats, SwarmUpdate, TableSize,
-    Torrent, TorrentRecord, UnixSeconds,
+    Classification, EvictOutcome, FileEntry, Hit, InfoHash, ParseInfoHashError, PutOutcome,
+    SearchFilter, StoreStats, SwarmUpdate, TableSize, Torrent, TorrentRecord, UnixSeconds,
 };

@@ -17,19 +17,53 @@
 //! (the text lives in `torrents`/`files` only) and is written by this module inside the same
 //! transaction as the rows it indexes, so the index can never disagree with the tables after
 //! a crash; [`Store::integrity_check`] verifies that it does not.
+//!
+//! Classification (schema v2) lives in `torrents.content_type`, `torrents.attributes` (a JSON
+//! object, read back with `json_each`), `torrents.classified_rev` and the `torrent_tags`
+//! table, each indexed for the `--type`/`--tag` filters; deleting a torrent cascades to its
+//! tags.
+//!
+//! # Retention (`--max-db-size`)
+//!
+//! [`Store::evict_to_size`] measures the data as pages in use (`page_count - freelist_count`)
+//! × `page_size`. Above the budget it deletes torrents in this order, 1,000 per transaction
+//! and at most 20,000 per call:
+//!
+//! 1. fewest seeders first, a torrent never measured (`seeders` NULL) counting as fewest;
+//! 2. then the oldest `last_seen` (not sampled for the longest time);
+//! 3. then the oldest insertion (lowest id);
+//!
+//! (the `torrents_eviction` index serves exactly that order) until the data is at or below
+//! 95% of the budget, then runs `PRAGMA incremental_vacuum` and a `TRUNCATE` checkpoint so the
+//! file itself shrinks. New databases are created with `auto_vacuum = INCREMENTAL` for this;
+//! a database created before schema v2 has `auto_vacuum = NONE`, which only a `VACUUM` can
+//! change: eviction still keeps its data within the budget (freed pages are reused, the file
+//! stops growing) and reports [`EvictOutcome::needs_compact`]; one [`Store::compact`] then
+//! rewrites it (this needs free disk space about the size of the compacted database, and
+//! time) and switches incremental vacuum on for good.
+//!
+//! SQLite frees a page only when it is empty (pages under a third full are merged): evicting
+//! rows scattered across the tables leaves pages partly used that new rows (appended at the
+//! end of the id space) do not refill, so eviction removes more torrents than a perfectly
+//! packed file would need — in the worst case (eviction order unrelated to insertion order)
+//! about a third of the budget holds free space inside pages. [`Store::compact`] repacks.
 
 pub mod migrations;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use rusqlite::types::Value;
+use rusqlite::{
+    Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params, params_from_iter,
+};
 
 use crate::query::{SearchQuery, fts5_match};
 use crate::store::DEFAULT_FILE_CAP;
 use crate::{
-    Error, FileEntry, Hit, InfoHash, PutOutcome, Result, Store, StoreStats, SwarmUpdate, TableSize,
-    Torrent, TorrentRecord, UnixSeconds,
+    Classification, Error, EvictOutcome, FileEntry, Hit, InfoHash, PutOutcome, Result,
+    SearchFilter, Store, StoreStats, SwarmUpdate, TableSize, Torrent, TorrentRecord, UnixSeconds,
 };
 
 /// Tuning for [`SqliteStore`].
@@ -69,8 +103,19 @@ impl std::fmt::Debug for SqliteStore {
     }
 }
 
-const TORRENT_COLUMNS: &str = "info_hash, name, total_size, file_count, private, piece_length, \
-     meta_version, first_seen, last_seen, seeders, leechers, scraped_at";
+/// `id` and every column [`read_torrent`] maps, in its order.
+const TORRENT_COLUMNS: &str = "id, info_hash, name, total_size, file_count, private, \
+     piece_length, meta_version, first_seen, last_seen, seeders, leechers, scraped_at, \
+     content_type, attributes, classified_rev";
+
+/// The columns a [`Hit`] is read from ([`read_hit`]), for a `torrents AS t` in the query.
+const HIT_COLUMNS: &str = "t.id, t.info_hash, t.name, t.total_size, t.file_count, t.seeders, \
+     t.leechers, t.last_seen, t.content_type";
+
+/// Torrents deleted per eviction transaction.
+const EVICT_BATCH: u64 = 1_000;
+/// Torrents deleted per [`Store::evict_to_size`] call at most.
+const EVICT_PER_CALL: u64 = 20_000;
 
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path` with default options and brings its
@@ -101,6 +146,7 @@ impl SqliteStore {
 
     fn init(mut conn: Connection, path: Option<PathBuf>, options: &SqliteOptions) -> Result<Self> {
         conn.busy_timeout(options.busy_timeout)?;
+        migrations::prepare_new(&conn)?;
         // Returns the resulting mode: "wal" on disk, "memory" in memory.
         let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
@@ -147,6 +193,10 @@ fn opt_u32(v: Option<i64>) -> Option<u32> {
     v.map(|v| u32::try_from(v.max(0)).unwrap_or(u32::MAX))
 }
 
+fn limit_sql(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
+}
+
 fn hash_from_blob(b: Vec<u8>) -> rusqlite::Result<InfoHash> {
     <[u8; 20]>::try_from(b.as_slice())
         .map(InfoHash)
@@ -155,22 +205,109 @@ fn hash_from_blob(b: Vec<u8>) -> rusqlite::Result<InfoHash> {
         })
 }
 
-fn torrent_id(tx: &Transaction<'_>, hash: &InfoHash) -> rusqlite::Result<Option<i64>> {
-    tx.prepare_cached("SELECT id FROM torrents WHERE info_hash = ?1")?
+/// A cursor as a blob: `None` is the empty blob, which sorts before every infohash.
+fn cursor_blob(after: Option<InfoHash>) -> Vec<u8> {
+    after.map(|h| h.0.to_vec()).unwrap_or_default()
+}
+
+fn torrent_id(conn: &Connection, hash: &InfoHash) -> rusqlite::Result<Option<i64>> {
+    conn.prepare_cached("SELECT id FROM torrents WHERE info_hash = ?1")?
         .query_row([&hash.0[..]], |r| r.get(0))
         .optional()
 }
 
-/// Deletes one torrent, its files (cascade) and its index entry. Returns whether it existed.
-fn delete_one(tx: &Transaction<'_>, hash: &InfoHash) -> rusqlite::Result<bool> {
-    let Some(id) = torrent_id(tx, hash)? else {
-        return Ok(false);
-    };
+/// Deletes one torrent by id: its index entry, then the row (files and tags cascade).
+fn delete_id(tx: &Transaction<'_>, id: i64) -> rusqlite::Result<()> {
     tx.prepare_cached("DELETE FROM torrents_fts WHERE rowid = ?1")?
         .execute([id])?;
     tx.prepare_cached("DELETE FROM torrents WHERE id = ?1")?
         .execute([id])?;
+    Ok(())
+}
+
+/// Deletes one torrent, its files, tags and index entry. Returns whether it existed.
+fn delete_one(tx: &Transaction<'_>, hash: &InfoHash) -> rusqlite::Result<bool> {
+    let Some(id) = torrent_id(tx, hash)? else {
+        return Ok(false);
+    };
+    delete_id(tx, id)?;
     Ok(true)
+}
+
+/// A content type as stored: an empty one is none.
+fn norm_type(content_type: Option<&String>) -> Option<&str> {
+    content_type.map(String::as_str).filter(|t| !t.is_empty())
+}
+
+/// Tags as stored: sorted, distinct, no empty ones.
+fn norm_tags(tags: &[String]) -> Vec<&str> {
+    let mut out: Vec<&str> = tags
+        .iter()
+        .map(String::as_str)
+        .filter(|t| !t.is_empty())
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// Attributes as stored: a JSON object, keys sorted and distinct (the last value given for a
+/// key wins); `None` when there are none.
+fn attributes_json(attributes: &[(String, String)]) -> Option<String> {
+    if attributes.is_empty() {
+        return None;
+    }
+    let map: BTreeMap<&str, &str> = attributes
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let mut out = String::from("{");
+    for (i, (k, v)) in map.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        json_string(&mut out, k);
+        out.push(':');
+        json_string(&mut out, v);
+    }
+    out.push('}');
+    Some(out)
+}
+
+/// Appends `s` as a JSON string (RFC 8259: quote, backslash and control characters escaped).
+fn json_string(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if u32::from(c) < 0x20 => {
+                out.push_str(&format!("\\u{:04x}", u32::from(c)));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// Replaces a torrent's tags (`replace`: it may have some already).
+fn write_tags(tx: &Transaction<'_>, id: i64, tags: &[String], replace: bool) -> Result<()> {
+    if replace {
+        tx.prepare_cached("DELETE FROM torrent_tags WHERE torrent_id = ?1")?
+            .execute([id])?;
+    }
+    let tags = norm_tags(tags);
+    if !tags.is_empty() {
+        let mut insert =
+            tx.prepare_cached("INSERT INTO torrent_tags (torrent_id, tag) VALUES (?1, ?2)")?;
+        for tag in tags {
+            insert.execute(params![id, tag])?;
+        }
+    }
+    Ok(())
 }
 
 /// Upserts one record. `None`: blocked; `Some(true)`: inserted; `Some(false)`: updated.
@@ -197,13 +334,15 @@ fn put_one(tx: &Transaction<'_>, file_cap: usize, rec: &TorrentRecord) -> Result
         .prepare_cached(
             "INSERT INTO torrents (info_hash, name, total_size, file_count, private, \
                  piece_length, meta_version, first_seen, last_seen, seeders, leechers, \
-                 scraped_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, ?11) \
+                 scraped_at, content_type, attributes, classified_rev) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, ?11, ?12, ?13, ?14) \
              ON CONFLICT (info_hash) DO UPDATE SET name = ?2, total_size = ?3, \
                  file_count = ?4, private = ?5, piece_length = ?6, meta_version = ?7, \
                  first_seen = min(first_seen, ?8), last_seen = max(last_seen, ?8), \
                  seeders  = CASE WHEN ?11 >= coalesce(scraped_at, ?11) THEN ?9 ELSE seeders END, \
                  leechers = CASE WHEN ?11 >= coalesce(scraped_at, ?11) THEN ?10 ELSE leechers END, \
-                 scraped_at = CASE WHEN ?11 >= coalesce(scraped_at, ?11) THEN ?11 ELSE scraped_at END \
+                 scraped_at = CASE WHEN ?11 >= coalesce(scraped_at, ?11) THEN ?11 ELSE scraped_at END, \
+                 content_type = ?12, attributes = ?13, classified_rev = ?14 \
              RETURNING id",
         )?
         .query_row(
@@ -219,6 +358,9 @@ fn put_one(tx: &Transaction<'_>, file_cap: usize, rec: &TorrentRecord) -> Result
                 seeders,
                 leechers,
                 rec.scraped_at,
+                norm_type(rec.content_type.as_ref()),
+                attributes_json(&rec.attributes),
+                rec.classified_rev,
             ],
             |r| r.get(0),
         )?;
@@ -226,6 +368,7 @@ fn put_one(tx: &Transaction<'_>, file_cap: usize, rec: &TorrentRecord) -> Result
         tx.prepare_cached("DELETE FROM files WHERE torrent_id = ?1")?
             .execute([id])?;
     }
+    write_tags(tx, id, &rec.tags, existing.is_some())?;
     let mut insert_file = tx.prepare_cached(
         "INSERT INTO files (torrent_id, idx, path, size) VALUES (?1, ?2, ?3, ?4)",
     )?;
@@ -244,28 +387,213 @@ fn put_one(tx: &Transaction<'_>, file_cap: usize, rec: &TorrentRecord) -> Result
     Ok(Some(existing.is_none()))
 }
 
-impl SqliteStore {
-    fn hit_by_hash(&self, hash: &InfoHash) -> Result<Vec<Hit>> {
-        let hit = self
-            .conn
-            .prepare_cached(
-                "SELECT name, total_size, file_count, seeders, leechers, last_seen \
-                 FROM torrents WHERE info_hash = ?1",
-            )?
-            .query_row([&hash.0[..]], |r| {
-                Ok(Hit {
-                    info_hash: *hash,
-                    name: r.get(0)?,
-                    total_size: from_sql(r.get(1)?),
-                    file_count: from_sql(r.get(2)?),
-                    seeders: opt_u32(r.get(3)?),
-                    leechers: opt_u32(r.get(4)?),
-                    last_seen: r.get(5)?,
-                    score: f64::INFINITY,
-                })
+/// A row of [`TORRENT_COLUMNS`]: the id, the torrent without files, tags and attributes, and
+/// the attributes' JSON (see [`fill_torrent`]).
+fn read_torrent(r: &Row<'_>) -> rusqlite::Result<(i64, Torrent, Option<String>)> {
+    Ok((
+        r.get(0)?,
+        Torrent {
+            info_hash: hash_from_blob(r.get(1)?)?,
+            name: r.get(2)?,
+            total_size: from_sql(r.get(3)?),
+            file_count: from_sql(r.get(4)?),
+            private: r.get(5)?,
+            piece_length: r.get::<_, Option<i64>>(6)?.map(from_sql),
+            meta_version: r.get(7)?,
+            first_seen: r.get(8)?,
+            last_seen: r.get(9)?,
+            seeders: opt_u32(r.get(10)?),
+            leechers: opt_u32(r.get(11)?),
+            scraped_at: r.get(12)?,
+            content_type: r.get(13)?,
+            classified_rev: r.get(15)?,
+            files: Vec::new(),
+            tags: Vec::new(),
+            attributes: Vec::new(),
+        },
+        r.get(14)?,
+    ))
+}
+
+fn read_tags(conn: &Connection, id: i64) -> rusqlite::Result<Vec<String>> {
+    conn.prepare_cached("SELECT tag FROM torrent_tags WHERE torrent_id = ?1 ORDER BY tag")?
+        .query_map([id], |r| r.get(0))?
+        .collect()
+}
+
+/// Loads what [`read_torrent`] leaves out: files, tags, attributes.
+fn fill_torrent(
+    conn: &Connection,
+    id: i64,
+    attributes: Option<String>,
+    t: &mut Torrent,
+) -> rusqlite::Result<()> {
+    t.files = conn
+        .prepare_cached("SELECT path, size FROM files WHERE torrent_id = ?1 ORDER BY idx")?
+        .query_map([id], |r| {
+            Ok(FileEntry {
+                path: r.get(0)?,
+                size: from_sql(r.get(1)?),
             })
-            .optional()?;
-        Ok(hit.into_iter().collect())
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    t.tags = read_tags(conn, id)?;
+    if let Some(json) = attributes {
+        t.attributes = conn
+            .prepare_cached("SELECT key, value FROM json_each(?1) ORDER BY key")?
+            .query_map([json], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+    }
+    Ok(())
+}
+
+/// A row of [`HIT_COLUMNS`] followed by a score column, as the id and a hit without tags.
+fn read_hit(r: &Row<'_>, score: impl FnOnce(Option<f64>) -> f64) -> rusqlite::Result<(i64, Hit)> {
+    Ok((
+        r.get(0)?,
+        Hit {
+            info_hash: hash_from_blob(r.get(1)?)?,
+            name: r.get(2)?,
+            total_size: from_sql(r.get(3)?),
+            file_count: from_sql(r.get(4)?),
+            seeders: opt_u32(r.get(5)?),
+            leechers: opt_u32(r.get(6)?),
+            last_seen: r.get(7)?,
+            content_type: r.get(8)?,
+            score: score(r.get(9)?),
+            tags: Vec::new(),
+        },
+    ))
+}
+
+/// A word search: the SQL (hit columns, then the rank) and its parameters.
+///
+/// `rank` is bm25 with the name weighted 10x the paths (configured in the migration); lower
+/// is better. Unfiltered: rank and cut inside FTS5, then join the few survivors. Filtered:
+/// rank every match, keep those that pass, cut.
+fn words_query(words: &[String], filter: &SearchFilter, limit: Value) -> (String, Vec<Value>) {
+    let mut values = vec![Value::Text(fts5_match(words))];
+    let sql = if filter.is_empty() {
+        values.push(limit);
+        format!(
+            "SELECT {HIT_COLUMNS}, m.rank \
+             FROM (SELECT rowid, rank FROM torrents_fts WHERE torrents_fts MATCH ? \
+                   ORDER BY rank LIMIT ?) AS m \
+             JOIN torrents AS t ON t.id = m.rowid \
+             ORDER BY m.rank, coalesce(t.seeders, -1) DESC, t.id"
+        )
+    } else {
+        let mut sql = format!(
+            "SELECT {HIT_COLUMNS}, m.rank \
+             FROM (SELECT rowid, rank FROM torrents_fts WHERE torrents_fts MATCH ?) AS m \
+             JOIN torrents AS t ON t.id = m.rowid WHERE 1"
+        );
+        if let Some(ct) = &filter.content_type {
+            sql.push_str(" AND t.content_type = ?");
+            values.push(Value::Text(ct.clone()));
+        }
+        if let Some(tag) = &filter.tag {
+            sql.push_str(
+                " AND EXISTS (SELECT 1 FROM torrent_tags AS g \
+                 WHERE g.torrent_id = t.id AND g.tag = ?)",
+            );
+            values.push(Value::Text(tag.clone()));
+        }
+        sql.push_str(" ORDER BY m.rank, coalesce(t.seeders, -1) DESC, t.id LIMIT ?");
+        values.push(limit);
+        sql
+    };
+    (sql, values)
+}
+
+/// A listing without words, newest (highest id) first, walking the filter's index backwards:
+/// the SQL (hit columns, then a NULL score) and its parameters. `filter` is not empty.
+fn listing_query(filter: &SearchFilter, limit: Value) -> (String, Vec<Value>) {
+    let mut values = Vec::new();
+    let sql = match (&filter.tag, &filter.content_type) {
+        (Some(tag), content_type) => {
+            values.push(Value::Text(tag.clone()));
+            let mut sql = format!(
+                "SELECT {HIT_COLUMNS}, NULL FROM torrent_tags AS g \
+                 JOIN torrents AS t ON t.id = g.torrent_id WHERE g.tag = ?"
+            );
+            if let Some(ct) = content_type {
+                sql.push_str(" AND t.content_type = ?");
+                values.push(Value::Text(ct.clone()));
+            }
+            sql.push_str(" ORDER BY g.torrent_id DESC LIMIT ?");
+            sql
+        }
+        (None, content_type) => {
+            // An empty filter never gets here; if it did, it would list everything.
+            values.extend(content_type.clone().map(Value::Text));
+            format!(
+                "SELECT {HIT_COLUMNS}, NULL FROM torrents AS t WHERE {} \
+                 ORDER BY t.id DESC LIMIT ?",
+                if content_type.is_some() {
+                    "t.content_type = ?"
+                } else {
+                    "1"
+                }
+            )
+        }
+    };
+    values.push(limit);
+    (sql, values)
+}
+
+/// The next torrents to evict, in policy order (`torrents_eviction` index).
+const EVICT_SELECT: &str = "SELECT id FROM torrents ORDER BY seeders, last_seen, id LIMIT ?1";
+
+/// Torrents not at a revision, after a cursor, in infohash order.
+fn reclassify_sql() -> String {
+    format!(
+        "SELECT {TORRENT_COLUMNS} FROM torrents \
+         WHERE info_hash > ?1 AND classified_rev IS NOT ?2 \
+         ORDER BY info_hash LIMIT ?3"
+    )
+}
+
+/// Stored hashes after a cursor, in order.
+const HASHES_AFTER: &str =
+    "SELECT info_hash FROM torrents WHERE info_hash > ?1 ORDER BY info_hash LIMIT ?2";
+
+impl SqliteStore {
+    /// Runs a hit query and fills in each hit's tags.
+    fn hits(
+        &self,
+        sql: &str,
+        values: Vec<Value>,
+        score: fn(Option<f64>) -> f64,
+    ) -> Result<Vec<Hit>> {
+        let tx = self.conn.unchecked_transaction()?;
+        let rows: Vec<(i64, Hit)> = tx
+            .prepare_cached(sql)?
+            .query_map(params_from_iter(values), |r| read_hit(r, score))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut hits = Vec::with_capacity(rows.len());
+        for (id, mut hit) in rows {
+            hit.tags = read_tags(&tx, id)?;
+            hits.push(hit);
+        }
+        tx.commit()?;
+        Ok(hits)
+    }
+
+    fn hit_by_hash(&self, hash: &InfoHash, filter: &SearchFilter) -> Result<Vec<Hit>> {
+        let mut hits = self.hits(
+            &format!("SELECT {HIT_COLUMNS}, NULL FROM torrents AS t WHERE t.info_hash = ?1"),
+            vec![Value::Blob(hash.0.to_vec())],
+            |_| f64::INFINITY,
+        )?;
+        hits.retain(|h| {
+            filter
+                .content_type
+                .as_ref()
+                .is_none_or(|ct| h.content_type.as_ref() == Some(ct))
+                && filter.tag.as_ref().is_none_or(|tag| h.tags.contains(tag))
+        });
+        Ok(hits)
     }
 
     fn count(&self, sql: &str) -> Result<u64> {
@@ -275,6 +603,56 @@ impl SqliteStore {
     fn pragma_u64(&self, name: &str) -> Result<u64> {
         let v: i64 = self.conn.pragma_query_value(None, name, |r| r.get(0))?;
         Ok(from_sql(v))
+    }
+
+    /// Bytes in pages that hold data (free pages excluded).
+    fn used_bytes(&self) -> Result<u64> {
+        let pages = self.pragma_u64("page_count")?;
+        let free = self.pragma_u64("freelist_count")?;
+        Ok(pages.saturating_sub(free) * self.pragma_u64("page_size")?)
+    }
+
+    /// Bytes on disk (main file and WAL), or all pages in memory.
+    fn file_bytes(&self) -> Result<u64> {
+        Ok(match &self.path {
+            Some(p) => {
+                let main = std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+                main + self.wal_bytes()
+            }
+            None => self.pragma_u64("page_count")? * self.pragma_u64("page_size")?,
+        })
+    }
+
+    fn wal_bytes(&self) -> u64 {
+        match &self.path {
+            Some(p) => {
+                let mut wal = p.clone().into_os_string();
+                wal.push("-wal");
+                std::fs::metadata(wal).map(|m| m.len()).unwrap_or(0)
+            }
+            None => 0,
+        }
+    }
+
+    /// `PRAGMA auto_vacuum`: 0 none, 1 full, 2 incremental.
+    pub fn auto_vacuum(&self) -> Result<u8> {
+        Ok(u8::try_from(self.pragma_u64("auto_vacuum")?).unwrap_or(0))
+    }
+
+    /// Deletes up to `n` torrents in eviction order, in one transaction. Returns how many.
+    fn evict_batch(&mut self, n: u64) -> Result<u64> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let ids: Vec<i64> = tx
+            .prepare_cached(EVICT_SELECT)?
+            .query_map([to_sql(n)], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        for &id in &ids {
+            delete_id(&tx, id)?;
+        }
+        tx.commit()?;
+        Ok(ids.len() as u64)
     }
 }
 
@@ -366,82 +744,191 @@ impl Store for SqliteStore {
         let tx = self.conn.unchecked_transaction()?;
         let row = tx
             .prepare_cached(&format!(
-                "SELECT id, {TORRENT_COLUMNS} FROM torrents WHERE info_hash = ?1"
+                "SELECT {TORRENT_COLUMNS} FROM torrents WHERE info_hash = ?1"
             ))?
-            .query_row([&hash.0[..]], |r| {
-                let id: i64 = r.get(0)?;
-                Ok((
-                    id,
-                    Torrent {
-                        info_hash: hash_from_blob(r.get(1)?)?,
-                        name: r.get(2)?,
-                        total_size: from_sql(r.get(3)?),
-                        file_count: from_sql(r.get(4)?),
-                        private: r.get(5)?,
-                        piece_length: r.get::<_, Option<i64>>(6)?.map(from_sql),
-                        meta_version: r.get(7)?,
-                        first_seen: r.get(8)?,
-                        last_seen: r.get(9)?,
-                        seeders: opt_u32(r.get(10)?),
-                        leechers: opt_u32(r.get(11)?),
-                        scraped_at: r.get(12)?,
-                        files: Vec::new(),
-                    },
-                ))
-            })
+            .query_row([&hash.0[..]], read_torrent)
             .optional()?;
-        let Some((id, mut torrent)) = row else {
+        let Some((id, mut torrent, attributes)) = row else {
             return Ok(None);
         };
-        torrent.files = tx
-            .prepare_cached("SELECT path, size FROM files WHERE torrent_id = ?1 ORDER BY idx")?
-            .query_map([id], |r| {
-                Ok(FileEntry {
-                    path: r.get(0)?,
-                    size: from_sql(r.get(1)?),
-                })
-            })?
-            .collect::<rusqlite::Result<_>>()?;
+        fill_torrent(&tx, id, attributes, &mut torrent)?;
         tx.commit()?;
         Ok(Some(torrent))
     }
 
-    fn search(&self, query: &str, limit: usize) -> Result<Vec<Hit>> {
-        let words = match SearchQuery::parse(query)? {
-            SearchQuery::InfoHash(h) => return self.hit_by_hash(&h),
-            SearchQuery::Words(w) => w,
+    fn search_filtered(
+        &self,
+        query: &str,
+        filter: &SearchFilter,
+        limit: usize,
+    ) -> Result<Vec<Hit>> {
+        let words = match SearchQuery::parse(query) {
+            Ok(SearchQuery::InfoHash(h)) => return self.hit_by_hash(&h, filter),
+            Ok(SearchQuery::Words(w)) => Some(w),
+            Err(Error::EmptyQuery) if !filter.is_empty() => None,
+            Err(e) => return Err(e),
         };
         if limit == 0 {
             return Ok(Vec::new());
         }
-        // `rank` is bm25 with the name weighted 10x the paths (configured in the migration);
-        // lower is better. Rank and cut inside FTS5, then join the few survivors.
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT t.info_hash, t.name, t.total_size, t.file_count, t.seeders, t.leechers, \
-                    t.last_seen, m.rank \
-             FROM (SELECT rowid, rank FROM torrents_fts WHERE torrents_fts MATCH ?1 \
-                   ORDER BY rank LIMIT ?2) AS m \
-             JOIN torrents AS t ON t.id = m.rowid \
-             ORDER BY m.rank, coalesce(t.seeders, -1) DESC, t.id",
-        )?;
-        let hits = stmt
+        let limit = Value::Integer(limit_sql(limit));
+        match words {
+            Some(words) => {
+                let (sql, values) = words_query(&words, filter, limit);
+                self.hits(&sql, values, |rank| -rank.unwrap_or(0.0))
+            }
+            None => {
+                let (sql, values) = listing_query(filter, limit);
+                self.hits(&sql, values, |_| 0.0)
+            }
+        }
+    }
+
+    fn set_classification(&mut self, updates: &[Classification]) -> Result<usize> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut changed = 0;
+        for u in updates {
+            let Some(id) = torrent_id(&tx, &u.info_hash)? else {
+                continue;
+            };
+            tx.prepare_cached(
+                "UPDATE torrents SET content_type = ?2, attributes = ?3, classified_rev = ?4 \
+                 WHERE id = ?1",
+            )?
+            .execute(params![
+                id,
+                norm_type(u.content_type.as_ref()),
+                attributes_json(&u.attributes),
+                u.rev
+            ])?;
+            write_tags(&tx, id, &u.tags, true)?;
+            changed += 1;
+        }
+        tx.commit()?;
+        Ok(changed)
+    }
+
+    fn reclassify_batch(
+        &self,
+        rev: &str,
+        after: Option<InfoHash>,
+        limit: usize,
+    ) -> Result<Vec<Torrent>> {
+        let tx = self.conn.unchecked_transaction()?;
+        let rows: Vec<(i64, Torrent, Option<String>)> = tx
+            .prepare_cached(&reclassify_sql())?
             .query_map(
-                params![fts5_match(&words), i64::try_from(limit).unwrap_or(i64::MAX)],
-                |r| {
-                    Ok(Hit {
-                        info_hash: hash_from_blob(r.get(0)?)?,
-                        name: r.get(1)?,
-                        total_size: from_sql(r.get(2)?),
-                        file_count: from_sql(r.get(3)?),
-                        seeders: opt_u32(r.get(4)?),
-                        leechers: opt_u32(r.get(5)?),
-                        last_seen: r.get(6)?,
-                        score: -r.get::<_, f64>(7)?,
-                    })
-                },
+                params![cursor_blob(after), rev, limit_sql(limit)],
+                read_torrent,
             )?
             .collect::<rusqlite::Result<_>>()?;
-        Ok(hits)
+        let mut out = Vec::with_capacity(rows.len());
+        for (id, mut torrent, attributes) in rows {
+            fill_torrent(&tx, id, attributes, &mut torrent)?;
+            out.push(torrent);
+        }
+        tx.commit()?;
+        Ok(out)
+    }
+
+    fn pending_reclassify(&self, rev: &str) -> Result<u64> {
+        let n: i64 = self
+            .conn
+            .prepare_cached("SELECT count(*) FROM torrents WHERE classified_rev IS NOT ?1")?
+            .query_row([rev], |r| r.get(0))?;
+        Ok(from_sql(n))
+    }
+
+    fn hashes_after(&self, after: Option<InfoHash>, limit: usize) -> Result<Vec<InfoHash>> {
+        let hashes = self
+            .conn
+            .prepare_cached(HASHES_AFTER)?
+            .query_map(params![cursor_blob(after), limit_sql(limit)], |r| {
+                hash_from_blob(r.get(0)?)
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(hashes)
+    }
+
+    fn counts_by_content_type(&self) -> Result<Vec<(Option<String>, u64)>> {
+        let counts = self
+            .conn
+            .prepare_cached(
+                "SELECT content_type, count(*) AS n FROM torrents \
+                 GROUP BY content_type ORDER BY n DESC, content_type",
+            )?
+            .query_map([], |r| Ok((r.get(0)?, from_sql(r.get(1)?))))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(counts)
+    }
+
+    fn evict_to_size(&mut self, max_bytes: u64) -> Result<EvictOutcome> {
+        let bytes_before = self.used_bytes()?;
+        let low_water = max_bytes - max_bytes / 20;
+        let mut evicted = 0;
+        if bytes_before > max_bytes {
+            let mut torrents = self.count("SELECT count(*) FROM torrents")?;
+            while evicted < EVICT_PER_CALL && torrents > 0 {
+                let used = self.used_bytes()?;
+                if used <= low_water {
+                    break;
+                }
+                // As many torrents as the excess holds at the average size; deleting frees
+                // less than the average (pages stay partly used), so re-measure and repeat.
+                let per_torrent = (used / torrents).max(1);
+                let n = (used - low_water)
+                    .div_ceil(per_torrent)
+                    .clamp(1, EVICT_BATCH)
+                    .min(EVICT_PER_CALL - evicted);
+                let deleted = self.evict_batch(n)?;
+                evicted += deleted;
+                torrents = torrents.saturating_sub(deleted);
+                if deleted < n {
+                    break;
+                }
+            }
+        }
+        let vacuumed = self.auto_vacuum()? == 2 && self.pragma_u64("freelist_count")? > 0;
+        if vacuumed {
+            // Moves the free pages to the end and truncates them off (at the checkpoint in
+            // WAL mode). It frees one page per step: step it to the end.
+            let mut stmt = self.conn.prepare("PRAGMA incremental_vacuum")?;
+            let mut rows = stmt.query([])?;
+            while rows.next()?.is_some() {}
+        }
+        if (evicted > 0 || vacuumed) && self.path.is_some() {
+            // Shrinks the main file and empties the WAL, unless a reader holds it (then the
+            // next checkpoint does).
+            self.conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        }
+        let bytes_after = self.used_bytes()?;
+        let within_budget = bytes_after <= max_bytes;
+        let file_bytes = self.file_bytes()?;
+        Ok(EvictOutcome {
+            evicted,
+            bytes_before,
+            bytes_after,
+            file_bytes,
+            within_budget,
+            needs_compact: within_budget
+                && self.auto_vacuum()? != 2
+                && self.pragma_u64("page_count")? * self.pragma_u64("page_size")? > max_bytes,
+        })
+    }
+
+    fn compact(&mut self) -> Result<()> {
+        // Switching NONE -> INCREMENTAL takes effect with the VACUUM that rewrites the file.
+        self.conn
+            .pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
+        self.conn.execute_batch("VACUUM")?;
+        if self.path.is_some() {
+            self.conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        }
+        Ok(())
     }
 
     fn delete(&mut self, hashes: &[InfoHash]) -> Result<usize> {
@@ -493,14 +980,6 @@ impl Store for SqliteStore {
         let page_size = self.pragma_u64("page_size")?;
         let free_pages = self.pragma_u64("freelist_count")?;
         tx.commit()?;
-        let wal_bytes = match &self.path {
-            Some(p) => {
-                let mut wal = p.clone().into_os_string();
-                wal.push("-wal");
-                std::fs::metadata(wal).map(|m| m.len()).unwrap_or(0)
-            }
-            None => 0,
-        };
         Ok(StoreStats {
             torrents: from_sql(torrents),
             file_rows,
@@ -509,7 +988,7 @@ impl Store for SqliteStore {
             scraped: from_sql(scraped),
             schema_version: self.schema_version()?,
             db_bytes: page_count * page_size,
-            wal_bytes,
+            wal_bytes: self.wal_bytes(),
             page_count,
             page_size,
             free_pages,
@@ -581,6 +1060,114 @@ impl Store for SqliteStore {
         if orphans > 0 {
             problems.push(format!("fts: {orphans} index entries without a torrent"));
         }
+        let bad_attributes = self.count(
+            "SELECT count(*) FROM torrents \
+             WHERE attributes IS NOT NULL \
+             AND CASE WHEN json_valid(attributes) THEN json_type(attributes) END IS NOT 'object'",
+        )?;
+        if bad_attributes > 0 {
+            problems.push(format!(
+                "{bad_attributes} torrents with attributes that are not a JSON object"
+            ));
+        }
         Ok(problems)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `EXPLAIN QUERY PLAN` of `sql`, one detail line per step.
+    fn plan(store: &SqliteStore, sql: &str) -> String {
+        let params = store.conn.prepare(sql).unwrap().parameter_count();
+        let mut stmt = store
+            .conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .unwrap();
+        let rows = stmt
+            .query_map(params_from_iter(vec![Value::Null; params]), |r| {
+                r.get::<_, String>(3)
+            })
+            .unwrap();
+        rows.map(Result::unwrap).collect::<Vec<_>>().join("\n")
+    }
+
+    /// The retention and classification queries walk an index, never the whole table or a
+    /// sort of it: they run on millions of rows.
+    #[test]
+    fn queries_use_their_indexes() {
+        let store = SqliteStore::open_in_memory().unwrap();
+        let limit = Value::Integer(10);
+        let by_tag = filter(None, Some("hd"));
+        let by_both = filter(Some("movie"), Some("hd"));
+        let by_type = filter(Some("movie"), None);
+        for (what, sql, want) in [
+            (
+                "evict",
+                EVICT_SELECT.to_owned(),
+                "COVERING INDEX torrents_eviction",
+            ),
+            (
+                "reclassify",
+                reclassify_sql(),
+                "sqlite_autoindex_torrents_1 (info_hash>?)",
+            ),
+            (
+                "hashes_after",
+                HASHES_AFTER.to_owned(),
+                "sqlite_autoindex_torrents_1 (info_hash>?)",
+            ),
+            (
+                "list by tag",
+                listing_query(&by_tag, limit.clone()).0,
+                "torrent_tags_tag (tag=?)",
+            ),
+            (
+                "list by both",
+                listing_query(&by_both, limit.clone()).0,
+                "torrent_tags_tag (tag=?)",
+            ),
+            (
+                "list by type",
+                listing_query(&by_type, limit.clone()).0,
+                "torrents_content_type (content_type=?)",
+            ),
+        ] {
+            let p = plan(&store, &sql);
+            assert!(p.contains(want), "{what}: {p}");
+            assert!(!p.contains("TEMP B-TREE"), "{what} sorts: {p}");
+        }
+        let words = ["ubuntu".to_owned()];
+        let p = plan(&store, &words_query(&words, &by_both, limit).0);
+        // FTS5 drives; torrents are looked up by id.
+        assert!(
+            p.starts_with("SCAN torrents_fts VIRTUAL TABLE INDEX"),
+            "{p}"
+        );
+        assert!(p.contains("SEARCH t USING INTEGER PRIMARY KEY"), "{p}");
+    }
+
+    fn filter(content_type: Option<&str>, tag: Option<&str>) -> SearchFilter {
+        SearchFilter {
+            content_type: content_type.map(str::to_owned),
+            tag: tag.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn attributes_are_json_objects() {
+        let attrs = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+            v.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect()
+        };
+        assert_eq!(attributes_json(&[]), None);
+        assert_eq!(
+            attributes_json(&attrs(&[("b", "2"), ("a", "1"), ("b", "3")])).unwrap(),
+            r#"{"a":"1","b":"3"}"#
+        );
+        assert_eq!(
+            attributes_json(&attrs(&[("q", "\"\\\n\u{1}\u{7f}é")])).unwrap(),
+            "{\"q\":\"\\\"\\\\\\n\\u0001\u{7f}é\"}"
+        );
     }
 }

@@ -1,8 +1,8 @@
 //! The backend-neutral storage interface.
 
 use crate::{
-    Hit, InfoHash, PutOutcome, Result, StoreStats, SwarmUpdate, TableSize, Torrent, TorrentRecord,
-    UnixSeconds,
+    Classification, EvictOutcome, Hit, InfoHash, PutOutcome, Result, SearchFilter, StoreStats,
+    SwarmUpdate, TableSize, Torrent, TorrentRecord, UnixSeconds,
 };
 
 /// Default [`Store::file_cap`]: file rows kept per torrent.
@@ -28,10 +28,19 @@ pub const DEFAULT_FILE_CAP: usize = 1_000;
 /// - At most [`file_cap`](Store::file_cap) files are stored per torrent, the first ones in
 ///   order; `file_count` keeps the true count.
 /// - A blocked infohash is never stored: [`block`](Store::block) deletes it, and later
-///   [`put_batch`](Store::put_batch) records for it are dropped and counted.
+///   [`put_batch`](Store::put_batch) records for it are dropped and counted. The block is
+///   persistent: it survives closing and reopening the store.
 /// - [`search`](Store::search) ranks a match in the name above a match only in file paths; a
 ///   40-hex query returns exactly that torrent (or nothing); user text never reaches the
-///   backend as query syntax.
+///   backend as query syntax. [`search_filtered`](Store::search_filtered) restricts it by
+///   content type and tag; without words it lists the newest matching torrents.
+/// - Classification (content type, tags, attributes, rules revision) is written with the
+///   record by [`put_batch`](Store::put_batch) and replaced as a whole by a later put or by
+///   [`set_classification`](Store::set_classification); tags are a set and attributes a map
+///   (see [`TorrentRecord`]).
+/// - Retention: [`evict_to_size`](Store::evict_to_size) deletes torrents by the documented
+///   policy (fewest seeders first, unmeasured counting as fewest, then oldest `last_seen`)
+///   until the data fits the budget. Evicted torrents are not blocked.
 pub trait Store: Send + std::fmt::Debug {
     /// File rows kept per torrent.
     fn file_cap(&self) -> usize;
@@ -58,8 +67,64 @@ pub trait Store: Send + std::fmt::Debug {
 
     /// Full-text search, best first, at most `limit` hits. See
     /// [`SearchQuery`](crate::SearchQuery) for how user text is read; text with no word in it
-    /// is [`Error::EmptyQuery`](crate::Error::EmptyQuery).
-    fn search(&self, query: &str, limit: usize) -> Result<Vec<Hit>>;
+    /// is [`Error::EmptyQuery`](crate::Error::EmptyQuery). The same as
+    /// [`search_filtered`](Store::search_filtered) with no filter.
+    fn search(&self, query: &str, limit: usize) -> Result<Vec<Hit>> {
+        self.search_filtered(query, &SearchFilter::default(), limit)
+    }
+
+    /// [`search`](Store::search) restricted to torrents matching every part of `filter`.
+    /// With a non-empty filter, text with no word in it lists the matching torrents newest
+    /// first (most recently inserted first; score 0) instead of being
+    /// [`Error::EmptyQuery`](crate::Error::EmptyQuery). A 40-hex query returns that torrent
+    /// only if it matches the filter.
+    fn search_filtered(&self, query: &str, filter: &SearchFilter, limit: usize)
+    -> Result<Vec<Hit>>;
+
+    /// Replaces the classification (content type, tags, attributes, revision) of stored
+    /// torrents, in one transaction. Unknown (and blocked) hashes are ignored. Returns how
+    /// many torrents were updated.
+    fn set_classification(&mut self, updates: &[Classification]) -> Result<usize>;
+
+    /// Up to `limit` stored torrents (with files and classification) whose revision is not
+    /// `rev` (never classified, or by other rules), in infohash order, strictly after `after`.
+    /// `bitagent reclassify` pages through with the last hash of each batch as the next
+    /// cursor and writes the results back with
+    /// [`set_classification`](Store::set_classification) at `rev`; a run that was interrupted
+    /// resumes from `None`, skipping what it already did.
+    fn reclassify_batch(
+        &self,
+        rev: &str,
+        after: Option<InfoHash>,
+        limit: usize,
+    ) -> Result<Vec<Torrent>>;
+
+    /// How many stored torrents [`reclassify_batch`](Store::reclassify_batch) would still
+    /// return for `rev` (for a progress bar). Scans the store.
+    fn pending_reclassify(&self, rev: &str) -> Result<u64>;
+
+    /// Up to `limit` stored infohashes in order, strictly after `after`: to walk the whole
+    /// store in pages (e.g. to purge what a newly loaded double-hash blocklist matches).
+    fn hashes_after(&self, after: Option<InfoHash>, limit: usize) -> Result<Vec<InfoHash>>;
+
+    /// Torrents per content type, most first (then by type); `None` counts the unclassified.
+    fn counts_by_content_type(&self) -> Result<Vec<(Option<String>, u64)>>;
+
+    /// Enforces a disk budget. While the stored data (SQLite: pages in use) exceeds
+    /// `max_bytes`, deletes torrents in this order — fewest seeders first (never measured
+    /// counts as fewest), then oldest `last_seen`, then oldest insertion — down to 95% of
+    /// `max_bytes` (a low-water mark, so a crawler at its budget evicts in batches rather
+    /// than after every insert), then gives the freed space back to the file system where the
+    /// backend can do so incrementally. Work per call is bounded (SQLite: at most 20,000
+    /// torrents, 1,000 per transaction); see [`EvictOutcome`] for when to call again.
+    /// Evicted torrents are not blocked: found again, they are stored again.
+    fn evict_to_size(&mut self, max_bytes: u64) -> Result<EvictOutcome>;
+
+    /// Rewrites the database to give all free space back to the file system (SQLite:
+    /// `VACUUM`, switching on incremental vacuum for later evictions). Takes time and disk
+    /// space proportional to the database and blocks other writers meanwhile: run it when
+    /// [`EvictOutcome::needs_compact`] says so, not routinely.
+    fn compact(&mut self) -> Result<()>;
 
     /// Deletes torrents (files and index entries with them). Returns how many existed.
     fn delete(&mut self, hashes: &[InfoHash]) -> Result<usize>;

@@ -83,8 +83,12 @@ pub struct FileEntry {
 }
 
 /// What the crawler hands the store for one fetched torrent: a plain mapping of the verified
-/// info dict plus when it was seen and, if known, its swarm.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// info dict plus when it was seen, if known its swarm, and its classification.
+///
+/// `Default` is an empty record (zero hash, no files, unclassified): build one with
+/// `TorrentRecord { info_hash, name, .., ..Default::default() }` so new fields do not break
+/// callers.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TorrentRecord {
     /// The key.
     pub info_hash: InfoHash,
@@ -112,10 +116,23 @@ pub struct TorrentRecord {
     pub leechers: Option<u32>,
     /// When the scrape was done; swarm numbers without it are ignored.
     pub scraped_at: Option<UnixSeconds>,
+    /// Content type from the post-fetch rules (`movie`, `tv`, `music`, ...); `None`:
+    /// unclassified. An empty string counts as `None`.
+    pub content_type: Option<String>,
+    /// Tags from the post-fetch rules. Stored as a set: sorted, duplicates and empty tags
+    /// dropped.
+    pub tags: Vec<String>,
+    /// Attributes from the post-fetch rules (`resolution` = `1080p`, ...). Stored as a map:
+    /// sorted by key; for a key given twice the last value wins.
+    pub attributes: Vec<(String, String)>,
+    /// The rules revision that produced the classification (see
+    /// [`Store::reclassify_batch`](crate::Store::reclassify_batch)); `None`: not classified
+    /// by any revision.
+    pub classified_rev: Option<String>,
 }
 
 /// A stored torrent, as [`Store::get`](crate::Store::get) returns it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Torrent {
     /// The key.
     pub info_hash: InfoHash,
@@ -144,6 +161,14 @@ pub struct Torrent {
     pub leechers: Option<u32>,
     /// When the swarm was last measured.
     pub scraped_at: Option<UnixSeconds>,
+    /// Content type; `None`: unclassified.
+    pub content_type: Option<String>,
+    /// Tags, sorted, distinct.
+    pub tags: Vec<String>,
+    /// Attributes, sorted by key, keys distinct.
+    pub attributes: Vec<(String, String)>,
+    /// The rules revision that classified it, if any.
+    pub classified_rev: Option<String>,
 }
 
 /// A fresh swarm measurement for a stored torrent.
@@ -177,8 +202,68 @@ pub struct Hit {
     /// Last seen.
     pub last_seen: UnixSeconds,
     /// Relevance: higher is better. Backend-specific scale (SQLite: `-bm25`); an exact
-    /// infohash hit scores `f64::INFINITY`.
+    /// infohash hit scores `f64::INFINITY`; a listing without words (a filter only) scores 0.
     pub score: f64,
+    /// Content type; `None`: unclassified.
+    pub content_type: Option<String>,
+    /// Tags, sorted, distinct.
+    pub tags: Vec<String>,
+}
+
+/// Restricts [`Store::search_filtered`](crate::Store::search_filtered). The default (no
+/// restriction) is plain [`Store::search`](crate::Store::search).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SearchFilter {
+    /// Only torrents of exactly this content type.
+    pub content_type: Option<String>,
+    /// Only torrents carrying exactly this tag.
+    pub tag: Option<String>,
+}
+
+impl SearchFilter {
+    /// Whether the filter lets everything through.
+    pub fn is_empty(&self) -> bool {
+        self.content_type.is_none() && self.tag.is_none()
+    }
+}
+
+/// A (re)classification of a stored torrent, for
+/// [`Store::set_classification`](crate::Store::set_classification): replaces its content type,
+/// tags, attributes and revision (normalised as in [`TorrentRecord`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Classification {
+    /// Which torrent (unknown ones are ignored).
+    pub info_hash: InfoHash,
+    /// Content type; `None`: unclassified.
+    pub content_type: Option<String>,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Attributes.
+    pub attributes: Vec<(String, String)>,
+    /// The rules revision that produced it.
+    pub rev: String,
+}
+
+/// What one [`Store::evict_to_size`](crate::Store::evict_to_size) call did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct EvictOutcome {
+    /// Torrents deleted by this call.
+    pub evicted: u64,
+    /// Bytes the data occupied before (SQLite: pages in use × page size, free pages excluded).
+    pub bytes_before: u64,
+    /// Bytes the data occupies now, same measure.
+    pub bytes_after: u64,
+    /// Bytes of the database file(s) now (SQLite: all pages, free ones included, plus the WAL;
+    /// 0 in memory).
+    pub file_bytes: u64,
+    /// The data fits the budget (`bytes_after <= max_bytes`). `false` with `evicted > 0`:
+    /// the per-call bound was hit, call again; `false` with `evicted == 0`: nothing left to
+    /// evict.
+    pub within_budget: bool,
+    /// The data fits but the file does not, and only
+    /// [`Store::compact`](crate::Store::compact) can give the space back (a SQLite database
+    /// created before schema v2 has no incremental vacuum until compacted once).
+    pub needs_compact: bool,
 }
 
 /// What one [`Store::put_batch`](crate::Store::put_batch) did.

@@ -37,6 +37,13 @@ mod on_disk {
     }
 
     store::store_conformance_tests!(fresh);
+
+    store::store_persistence_tests!(|| {
+        let dir = tempfile::tempdir().unwrap();
+        move || {
+            Box::new(SqliteStore::open(dir.path().join("bitagent.db")).unwrap()) as Box<dyn Store>
+        }
+    });
 }
 
 #[test]

@@ -48,6 +48,7 @@ fn batch(b: u64) -> Vec<TorrentRecord> {
             seeders: None,
             leechers: None,
             scraped_at: None,
+            ..TorrentRecord::default()
         })
         .collect()
 }

@@ -9,6 +9,13 @@
 //!
 //! `PRAGMA application_id` marks the file as ours ([`APPLICATION_ID`]); a database with another
 //! id, or with tables but no id and no version, is refused ([`Error::ForeignDatabase`]).
+//!
+//! A new database is created with `auto_vacuum = INCREMENTAL`, so eviction
+//! ([`Store::evict_to_size`](crate::Store::evict_to_size)) can give freed pages back to the
+//! file system a batch at a time. SQLite can switch that mode on only for an empty database
+//! or by rewriting it: a database created before v2 keeps `auto_vacuum = NONE` after the
+//! upgrade (its freed pages are reused, the file does not shrink) until it is compacted once
+//! ([`Store::compact`](crate::Store::compact), a `VACUUM`).
 
 use rusqlite::{Connection, TransactionBehavior};
 
@@ -68,6 +75,28 @@ pub const MIGRATIONS: &[&str] = &[
         blocked_at INTEGER NOT NULL
     ) WITHOUT ROWID;
     "#,
+    // v2: classification (content type, tags, attributes, rules revision) and retention.
+    r#"
+    -- NULL: unclassified. Filtered listings walk this index newest (highest id) first.
+    ALTER TABLE torrents ADD COLUMN content_type TEXT;
+    -- A JSON object of string values, keys sorted and distinct; NULL: none.
+    ALTER TABLE torrents ADD COLUMN attributes TEXT;
+    -- The rules revision that classified the row; NULL: none (`bitagent reclassify`).
+    ALTER TABLE torrents ADD COLUMN classified_rev TEXT;
+    CREATE INDEX torrents_content_type ON torrents (content_type);
+
+    -- Tags, a set per torrent. The second index serves `--tag` filters newest first.
+    CREATE TABLE torrent_tags (
+        torrent_id INTEGER NOT NULL REFERENCES torrents (id) ON DELETE CASCADE,
+        tag        TEXT    NOT NULL,
+        PRIMARY KEY (torrent_id, tag)
+    ) WITHOUT ROWID;
+    CREATE INDEX torrent_tags_tag ON torrent_tags (tag, torrent_id);
+
+    -- Eviction order (`evict_to_size`): fewest seeders first (NULL, never measured, sorts
+    -- first in SQLite), then oldest last_seen, then id (implicit in the index).
+    CREATE INDEX torrents_eviction ON torrents (seeders, last_seen);
+    "#,
 ];
 
 /// Newest schema version this binary knows.
@@ -79,6 +108,17 @@ pub fn latest_version() -> u32 {
 pub fn schema_version(conn: &Connection) -> Result<u32> {
     let v: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     Ok(u32::try_from(v).unwrap_or(u32::MAX))
+}
+
+/// Chooses incremental vacuum for a brand-new database. Must run before anything writes the
+/// file's first page (even `journal_mode = WAL` does); a no-op for any other database.
+pub fn prepare_new(conn: &Connection) -> Result<()> {
+    let app_id: i32 = conn.pragma_query_value(None, "application_id", |r| r.get(0))?;
+    let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))?;
+    if app_id == 0 && tables == 0 && schema_version(conn)? == 0 {
+        conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
+    }
+    Ok(())
 }
 
 /// Brings the database up to [`latest_version`], refusing foreign or newer files.
