@@ -128,7 +128,7 @@ fn malformed_lines_name_file_and_line() {
             "bad.txt",
             &format!("# header\n{ZERO_SHA256}\n\n{bad}  # note\n{INFOHASH_SHA256}\n"),
         );
-        match Blocklist::load(&[p.clone()]) {
+        match Blocklist::load(std::slice::from_ref(&p)) {
             Err(e @ BlocklistError::Malformed { .. }) => {
                 let BlocklistError::Malformed { path, line, .. } = &e else {
                     unreachable!()

@@ -6,7 +6,12 @@
 //! - `put_batch`: 1,000 new torrents × 10 files per transaction;
 //! - `known`: 10,000 hashes (half stored) against 100,000 torrents;
 //! - `search`: common-word queries (each ranks ~35% of the torrents: a worst case) and
-//!   rare-word queries, limit 20, over 100,000 torrents.
+//!   rare-word queries, limit 20, over 100,000 torrents;
+//! - `search_filtered`: the same words restricted to a content type (1 in 5 torrents) or a
+//!   tag (1 in 7), and filter-only listings (newest 20 of a type or a tag);
+//! - `reclassify_batch`: pages of 500 torrents with files, as `bitagent reclassify` reads them;
+//! - `evict_to_size` (plain pass only): one call evicting toward 80% of the read database's
+//!   size, at the end (it changes the database).
 //!
 //! `cargo bench -p store -- --test` runs everything once on a 2,000-torrent database.
 
@@ -14,7 +19,9 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput};
-use store::{FileEntry, InfoHash, SqliteStore, Store, TorrentRecord, conformance::test_hash};
+use store::{
+    FileEntry, InfoHash, SearchFilter, SqliteStore, Store, TorrentRecord, conformance::test_hash,
+};
 
 const WORDS: &[&str] = &[
     "ubuntu",
@@ -140,6 +147,24 @@ fn record(n: u64, rng: &mut Rng) -> TorrentRecord {
         seeders: Some((n % 50) as u32),
         leechers: Some((n % 7) as u32),
         scraped_at: Some(1_700_000_000),
+        content_type: Some(TYPES[(n % TYPES.len() as u64) as usize].to_owned()),
+        tags: [(n.is_multiple_of(3), "hd"), (n.is_multiple_of(7), "new")]
+            .iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, t)| (*t).to_owned())
+            .collect(),
+        classified_rev: Some("bench".into()),
+        ..TorrentRecord::default()
+    }
+}
+
+/// Content types, one in five torrents each.
+const TYPES: &[&str] = &["movie", "tv", "music", "software", "book"];
+
+fn by(content_type: Option<&str>, tag: Option<&str>) -> SearchFilter {
+    SearchFilter {
+        content_type: content_type.map(str::to_owned),
+        tag: tag.map(str::to_owned),
     }
 }
 
@@ -238,6 +263,32 @@ fn main() {
             })
         });
     }
+    let filters = [
+        ("type", by(Some("movie"), None)),
+        ("tag", by(None, Some("new"))),
+    ];
+    for (label, queries) in [("common", COMMON), ("rare", RARE)] {
+        for (what, filter) in &filters {
+            g.throughput(Throughput::Elements(queries.len() as u64));
+            g.bench_function(format!("search_filtered {label} + {what} limit 20"), |b| {
+                b.iter(|| {
+                    for q in queries {
+                        black_box(store.search_filtered(q, filter, 20).unwrap());
+                    }
+                })
+            });
+        }
+    }
+    g.throughput(Throughput::Elements(1));
+    for (what, filter) in &filters {
+        g.bench_function(format!("list newest 20 by {what}"), |b| {
+            b.iter(|| black_box(store.search_filtered("", filter, 20).unwrap()))
+        });
+    }
+    g.throughput(Throughput::Elements(500));
+    g.bench_function("reclassify_batch 500", |b| {
+        b.iter(|| black_box(store.reclassify_batch("other", None, 500).unwrap()))
+    });
     g.finish();
     c.final_summary();
 
@@ -259,7 +310,27 @@ fn main() {
             black_box(store.search(q, 20).unwrap());
         }
     }) / RARE.len() as u32;
+    let filtered_common = time(reps, || {
+        for q in COMMON {
+            black_box(store.search_filtered(q, &filters[0].1, 20).unwrap());
+        }
+    }) / COMMON.len() as u32;
+    let filtered_rare = time(reps, || {
+        for q in RARE {
+            black_box(store.search_filtered(q, &filters[1].1, 20).unwrap());
+        }
+    }) / RARE.len() as u32;
+    let listing = time(reps, || {
+        store.search_filtered("", &filters[1].1, 20).unwrap()
+    });
     let stats = store.stats().unwrap();
+    println!(
+        "RATES search_filtered common + type {:.1} ms, rare + tag {:.2} ms, list newest 20 \
+         by tag {:.2} ms",
+        filtered_common.as_secs_f64() * 1e3,
+        filtered_rare.as_secs_f64() * 1e3,
+        listing.as_secs_f64() * 1e3,
+    );
     println!(
         "RATES put_batch {:.0} torrents/s ({:.1} ms per 1000x10 files); on {} torrents \
          ({:.0} MiB): known {:.0} hashes/s ({:.1} ms per 10000), search common {:.1} ms \
@@ -274,5 +345,19 @@ fn main() {
         1.0 / common.as_secs_f64(),
         rare.as_secs_f64() * 1e3,
         1.0 / rare.as_secs_f64(),
+    );
+    let mut store = store;
+    let started = Instant::now();
+    let out = store.evict_to_size(stats.db_bytes / 5 * 4).unwrap();
+    let took = started.elapsed();
+    println!(
+        "RATES evict_to_size: {} torrents in {:.0} ms ({:.0} torrents/s), data {:.1} -> {:.1} \
+         MiB, file {:.1} MiB",
+        out.evicted,
+        took.as_secs_f64() * 1e3,
+        out.evicted as f64 / took.as_secs_f64(),
+        out.bytes_before as f64 / (1 << 20) as f64,
+        out.bytes_after as f64 / (1 << 20) as f64,
+        out.file_bytes as f64 / (1 << 20) as f64,
     );
 }
