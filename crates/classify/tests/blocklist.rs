@@ -171,6 +171,15 @@ fn several_files_make_one_union() {
     }
     assert!(list.contains_infohash(&infohash()));
     assert!(list.digests().windows(2).all(|w| w[0] < w[1]));
+    // The batch form answers the same, in order.
+    let batch: Vec<[u8; 20]> = (990..1010).map(other).chain([infohash()]).collect();
+    let want: Vec<bool> = batch.iter().map(|h| list.contains_infohash(h)).collect();
+    assert_eq!(list.contains_infohashes(&batch), want);
+    assert_eq!(want.iter().filter(|&&x| x).count(), 11);
+    assert_eq!(
+        Blocklist::empty().contains_infohashes(&batch),
+        vec![false; 21]
+    );
 }
 
 #[test]
