@@ -30,6 +30,8 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once per process: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Crawl the DHT: sample infohashes (BEP-51), fetch their metadata from peers (BEP-9) and
@@ -44,6 +46,17 @@ pub enum Command {
     Lab(crate::lab_cmd::LabArgs),
     /// Print an example config file with every key, its default and meaning.
     Config,
+    /// Rules: validate a file, classify a torrent, explain a stored torrent's classification.
+    #[command(subcommand)]
+    Rules(RulesCmd),
+    /// Classify a .torrent file, or JSON {"name":..,"files":[{"path":..,"size":..}]} on stdin
+    /// (`-`): content type, tags, attributes, verdict, and which rules fired.
+    Classify(crate::rules_cmd::ClassifyArgs),
+    /// Re-run the post-fetch rules over the whole store (after a rule change). Resumable:
+    /// torrents already classified by the current rules are skipped.
+    Reclassify(ReclassifyArgs),
+    /// Delete torrents (if stored) and block their infohashes forever.
+    Block(BlockArgs),
     /// Run a DHT node until SIGINT/SIGTERM (or --duration), printing a status line every
     /// --status-interval seconds.
     Node(NodeArgs),
@@ -127,17 +140,83 @@ pub struct RunArgs {
     /// Seed of the DHT engine's randomness; random if absent.
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
+
+    /// Rules file (YAML) merged over the built-in rules; env BITAGENT_RULES.
+    #[arg(long, value_name = "FILE")]
+    pub rules: Option<PathBuf>,
+
+    /// Double-hash blocklist file (repeatable): SHA-256 of infohashes in hex, one per line.
+    /// Reloaded on SIGHUP and when it changes; env BITAGENT_BLOCKLIST (comma-separated).
+    #[arg(long, value_name = "FILE")]
+    pub blocklist: Vec<PathBuf>,
+
+    /// Disk budget of the database, e.g. 20GiB, or off (default). Over it, torrents with the
+    /// fewest seeders, then the oldest last seen, are evicted.
+    #[arg(long, value_name = "SIZE|off", value_parser = crate::config::parse_db_size)]
+    pub max_db_size: Option<DbSize>,
+}
+
+/// `--max-db-size`: a size in bytes, or `off` (`None`).
+pub type DbSize = Option<u64>;
+
+#[derive(Debug, Subcommand)]
+pub enum RulesCmd {
+    /// Validate a rules file and print the merged rule list (defaults + the file).
+    Check(crate::rules_cmd::CheckArgs),
+    /// Classify one torrent (same as `bitagent classify`).
+    Classify(crate::rules_cmd::ClassifyArgs),
+    /// Classify a stored torrent with the current rules and show which rules fired.
+    Explain(ExplainArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The torrent's infohash (40 hex digits).
+    #[arg(value_name = "INFOHASH")]
+    pub info_hash: store::InfoHash,
+    /// Rules file merged over the defaults (default: the configured one).
+    #[arg(long, value_name = "FILE")]
+    pub rules: Option<PathBuf>,
+    /// One JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReclassifyArgs {
+    /// Rules file merged over the defaults (default: the configured one).
+    #[arg(long, value_name = "FILE")]
+    pub rules: Option<PathBuf>,
+    /// Torrents per transaction.
+    #[arg(long, value_name = "N", default_value = "500")]
+    pub batch: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct BlockArgs {
+    /// Infohashes (40 hex digits each).
+    #[arg(value_name = "INFOHASH", required = true, num_args = 1..)]
+    pub info_hashes: Vec<store::InfoHash>,
 }
 
 #[derive(Debug, Args)]
 pub struct SearchArgs {
     /// Words to look for (all must match), or a 40-hex infohash.
-    #[arg(value_name = "QUERY", required = true, num_args = 1..)]
+    #[arg(value_name = "QUERY", num_args = 0..)]
     pub query: Vec<String>,
 
     /// Most results (default 20).
     #[arg(long, value_name = "N", default_value = "20")]
     pub limit: usize,
+
+    /// Only torrents of this content type (movie, tv_show, music, audiobook, ebook, comic,
+    /// software, game, xxx, unknown).
+    #[arg(long = "type", value_name = "TYPE")]
+    pub content_type: Option<String>,
+
+    /// Only torrents with this tag.
+    #[arg(long, value_name = "TAG")]
+    pub tag: Option<String>,
 
     /// Print JSON on stdout (an array of torrents, with files).
     #[arg(long)]

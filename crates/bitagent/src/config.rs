@@ -87,6 +87,12 @@ pub struct Settings {
     pub status: Status,
     /// Seconds between status log lines (when the status is not a live terminal line).
     pub status_interval_secs: u64,
+    /// A rules file (YAML) merged over the built-in rules.
+    pub rules: Option<PathBuf>,
+    /// Double-hash blocklist files (SHA-256 of infohashes, one per line).
+    pub blocklist: Vec<PathBuf>,
+    /// Disk budget of the database in bytes; `None`: unlimited.
+    pub max_db_size: Option<u64>,
     /// The TOML file that was read, if any (informational: not a knob).
     pub config_file: Option<PathBuf>,
 }
@@ -111,6 +117,9 @@ impl Settings {
             starvation_after_secs: 600,
             status: Status::Auto,
             status_interval_secs: 60,
+            rules: None,
+            blocklist: Vec::new(),
+            max_db_size: None,
             config_file: None,
         }
     }
@@ -201,6 +210,12 @@ pub struct Overrides {
     pub status: Option<Status>,
     /// `--status-interval SECS`.
     pub status_interval_secs: Option<u64>,
+    /// `--rules FILE`.
+    pub rules: Option<PathBuf>,
+    /// `--blocklist FILE` (repeatable). An empty list counts as not given.
+    pub blocklist: Option<Vec<PathBuf>>,
+    /// `--max-db-size SIZE|off`: `Some(None)` is unlimited.
+    pub max_db_size: Option<Option<u64>>,
 }
 
 /// Why the configuration could not be loaded. Every message names the source (file and line,
@@ -392,6 +407,18 @@ status = "auto"
 # Seconds between status log lines when the status is not a live terminal line.
 # [--status-interval]
 status_interval_secs = 60
+
+# A rules file (YAML) merged over the built-in classification rules; "" for none.
+# `bitagent rules check FILE` validates one.  [BITAGENT_RULES, --rules]
+rules = ""
+
+# Double-hash blocklists: files of SHA-256(infohash) in hex, one per line. Reloaded on SIGHUP
+# and when a file changes.  [BITAGENT_BLOCKLIST (comma-separated), --blocklist]
+blocklist = []
+
+# Disk budget of the database: "off", or a size such as "20GiB". Over it, the torrents with
+# the fewest seeders, then the oldest last seen, are evicted.  [BITAGENT_MAX_DB_SIZE, --max-db-size]
+max_db_size = "off"
 "#;
 
 // ---------------------------------------------------------------------------------------------
@@ -508,8 +535,28 @@ const STATUS_INTERVAL_SECS: Knob = Knob {
     expected: "a whole number of seconds from 1 to 86400",
 };
 
+const RULES: Knob = Knob {
+    key: "rules",
+    env: Some("BITAGENT_RULES"),
+    flag: "--rules",
+    expected: "a file path",
+};
+const BLOCKLIST: Knob = Knob {
+    key: "blocklist",
+    env: Some("BITAGENT_BLOCKLIST"),
+    flag: "--blocklist",
+    expected: "a list of file paths (comma-separated in the environment)",
+};
+const MAX_DB_SIZE: Knob = Knob {
+    key: "max_db_size",
+    env: Some("BITAGENT_MAX_DB_SIZE"),
+    flag: "--max-db-size",
+    expected: "\"off\", or a size of at least 1 MiB: integer bytes, or a number with a B, KiB, \
+               MiB, GiB or TiB suffix such as \"20GiB\"",
+};
+
 /// Every knob, in the order of [`Settings`].
-const KNOBS: [&Knob; 16] = [
+const KNOBS: [&Knob; 19] = [
     &DATA_DIR,
     &HTTP,
     &BIND,
@@ -526,6 +573,9 @@ const KNOBS: [&Knob; 16] = [
     &STARVATION_AFTER_SECS,
     &STATUS,
     &STATUS_INTERVAL_SECS,
+    &RULES,
+    &BLOCKLIST,
+    &MAX_DB_SIZE,
 ];
 
 /// A raw value from any layer: a TOML value, or a string (environment variable, or a flag's
@@ -644,6 +694,61 @@ fn status_from(raw: Raw<'_>) -> Option<Status> {
     str_of(raw)?.parse().ok()
 }
 
+/// `""` is no rules file.
+fn rules_from(raw: Raw<'_>) -> Option<Option<PathBuf>> {
+    let s = str_of(raw)?;
+    Some((!s.trim().is_empty()).then(|| PathBuf::from(s.trim())))
+}
+
+fn paths_from(raw: Raw<'_>) -> Option<Vec<PathBuf>> {
+    match raw {
+        Raw::Toml(Value::Array(items)) => items
+            .iter()
+            .map(|v| {
+                v.as_str()
+                    .filter(|s| !s.trim().is_empty())
+                    .map(PathBuf::from)
+            })
+            .collect(),
+        Raw::Toml(_) => None,
+        Raw::Str(s) => Some(
+            s.split(',')
+                .filter(|p| !p.trim().is_empty())
+                .map(|p| PathBuf::from(p.trim()))
+                .collect(),
+        ),
+    }
+}
+
+/// `"off"` (unlimited) or a size of at least 1 MiB.
+fn db_size_from(raw: Raw<'_>) -> Option<Option<u64>> {
+    let n = match raw {
+        Raw::Toml(Value::Integer(n)) => u64::try_from(*n).ok()?,
+        Raw::Toml(_) | Raw::Str(_) => {
+            let s = str_of(raw)?;
+            if s.trim().eq_ignore_ascii_case("off") {
+                return Some(None);
+            }
+            big_size_str(s)?
+        }
+    };
+    (n >= 1 << 20).then_some(Some(n))
+}
+
+/// [`size_str`] plus a TiB suffix.
+fn big_size_str(s: &str) -> Option<u64> {
+    let t = s.trim();
+    match t.to_ascii_lowercase().strip_suffix("tib") {
+        Some(n) => n.trim().parse::<u64>().ok()?.checked_mul(1 << 40),
+        None => size_str(t),
+    }
+}
+
+/// `--max-db-size` as a clap value parser.
+pub fn parse_db_size(s: &str) -> Result<Option<u64>, String> {
+    db_size_from(Raw::Str(s)).ok_or_else(|| format!("expected {}", MAX_DB_SIZE.expected))
+}
+
 fn path_from(raw: Raw<'_>) -> Option<PathBuf> {
     let s = str_of(raw)?;
     (!s.trim().is_empty()).then(|| PathBuf::from(s))
@@ -713,6 +818,14 @@ struct FileLayer<'a> {
 }
 
 impl FileLayer<'_> {
+    /// A path from the file, relative to the file's own directory.
+    fn relative(&self, p: PathBuf) -> PathBuf {
+        match self.path.parent() {
+            Some(parent) if p.is_relative() => parent.join(p),
+            _ => p,
+        }
+    }
+
     /// An error at byte `offset` of the file.
     fn error(&self, offset: usize, reason: String) -> ConfigError {
         let offset = offset.min(self.text.len());
@@ -829,6 +942,17 @@ impl FileLayer<'_> {
                     settings.status_interval_secs =
                         self.value(&STATUS_INTERVAL_SECS, key, v, |r| int_from(r, 1, 86_400))?
                 }
+                "rules" => {
+                    let rules = self.value(&RULES, key, v, rules_from)?;
+                    settings.rules = rules.map(|p| self.relative(p));
+                }
+                "blocklist" => {
+                    let list = self.value(&BLOCKLIST, key, v, paths_from)?;
+                    settings.blocklist = list.into_iter().map(|p| self.relative(p)).collect();
+                }
+                "max_db_size" => {
+                    settings.max_db_size = self.value(&MAX_DB_SIZE, key, v, db_size_from)?
+                }
                 other => return Err(self.error(key.span().start, unknown_key(other))),
             }
         }
@@ -936,6 +1060,15 @@ fn apply_env(
     if let Some(v) = get(var, &STATUS, status_from)? {
         settings.status = v;
     }
+    if let Some(v) = get(var, &RULES, rules_from)? {
+        settings.rules = v;
+    }
+    if let Some(v) = get(var, &BLOCKLIST, paths_from)? {
+        settings.blocklist = v;
+    }
+    if let Some(v) = get(var, &MAX_DB_SIZE, db_size_from)? {
+        settings.max_db_size = v;
+    }
     Ok(())
 }
 
@@ -1023,6 +1156,15 @@ fn apply_flags(settings: &mut Settings, o: &Overrides) -> Result<(), ConfigError
         int_from(r, 1, 86_400)
     })? {
         settings.status_interval_secs = v;
+    }
+    if let Some(rules) = &o.rules {
+        settings.rules = Some(rules.clone());
+    }
+    if let Some(list) = o.blocklist.as_ref().filter(|l| !l.is_empty()) {
+        settings.blocklist = list.clone();
+    }
+    if let Some(size) = o.max_db_size {
+        settings.max_db_size = size;
     }
     Ok(())
 }

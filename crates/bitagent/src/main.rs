@@ -18,6 +18,7 @@ mod lab_cmd;
 mod metadata_cmd;
 mod node_cmd;
 mod render;
+mod rules_cmd;
 mod run_cmd;
 mod search_cmd;
 
@@ -42,7 +43,15 @@ fn main() -> ExitCode {
         Command::Metadata(a) => a.json,
         Command::Search(a) => a.json,
         Command::Stats(a) => a.json,
-        Command::Run(_) | Command::Lab(_) | Command::Config => false,
+        Command::Classify(a) => a.json,
+        Command::Rules(cli::RulesCmd::Classify(a)) => a.json,
+        Command::Rules(cli::RulesCmd::Explain(a)) => a.json,
+        Command::Run(_)
+        | Command::Lab(_)
+        | Command::Config
+        | Command::Rules(_)
+        | Command::Reclassify(_)
+        | Command::Block(_) => false,
     };
     let base = config::Overrides {
         config: cli.config.clone(),
@@ -55,7 +64,13 @@ fn main() -> ExitCode {
     };
     let needs_settings = matches!(
         cli.command,
-        Command::Run(_) | Command::Search(_) | Command::Stats(_)
+        Command::Run(_)
+            | Command::Search(_)
+            | Command::Stats(_)
+            | Command::Rules(_)
+            | Command::Classify(_)
+            | Command::Reclassify(_)
+            | Command::Block(_)
     );
     let settings = if needs_settings {
         match config::load(&overrides, &config::process_env) {
@@ -97,6 +112,20 @@ fn main() -> ExitCode {
                 print!("{}", config::documented_defaults());
                 Ok(())
             }
+            Command::Rules(cmd) => {
+                let s = settings.as_ref().expect("loaded");
+                search_cmd::rules(s, cmd)
+            }
+            Command::Classify(a) => {
+                let s = settings.as_ref().expect("loaded");
+                rules_cmd::classify(
+                    a.rules.as_deref().or(s.rules.as_deref()),
+                    rules_cmd::ClassifyInput::from_arg(&a.input),
+                    a.json,
+                )
+            }
+            Command::Reclassify(a) => search_cmd::reclassify(settings.as_ref().expect("loaded"), a),
+            Command::Block(a) => search_cmd::block(settings.as_ref().expect("loaded"), a),
         }
     });
     // Background tasks (a stuck DNS lookup, say) must not hold the exit.
@@ -149,6 +178,9 @@ fn init_logging(cli: &Cli) {
                     | Command::Search(_)
                     | Command::Stats(_)
                     | Command::Config
+                    | Command::Rules(_)
+                    | Command::Classify(_)
+                    | Command::Block(_)
             );
             EnvFilter::new(match (cli.verbose, quiet) {
                 (0, true) => "warn",

@@ -18,15 +18,6 @@ use anyhow::{Context as _, anyhow, bail};
 use classify::rules::{RuleSet, TorrentFacts, Verdict};
 use serde_json::{Value, json};
 
-/// `bitagent rules` subcommands.
-#[derive(Debug, clap::Subcommand)]
-pub enum RulesCommand {
-    /// Validate a rules file and print the merged rule list (defaults + the file).
-    Check(CheckArgs),
-    /// Classify one torrent with the rules: content type, tags, attributes, verdict.
-    Classify(ClassifyArgs),
-}
-
 /// `bitagent rules check` flags.
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
@@ -69,19 +60,6 @@ impl ClassifyInput {
         } else {
             ClassifyInput::Torrent(PathBuf::from(arg))
         }
-    }
-}
-
-/// Runs a `rules` subcommand. `configured`: the rules file from the config (`rules` key or
-/// `--rules`), used when the command names none.
-pub fn run(cmd: &RulesCommand, configured: Option<&Path>) -> anyhow::Result<()> {
-    match cmd {
-        RulesCommand::Check(a) => check(a.file.as_deref().or(configured)),
-        RulesCommand::Classify(a) => classify(
-            a.rules.as_deref().or(configured),
-            ClassifyInput::from_arg(&a.input),
-            a.json,
-        ),
     }
 }
 

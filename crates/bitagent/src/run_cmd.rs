@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use crawler::{AllowAll, Crawler, CrawlerConfig, Status as CrawlStatus};
+use crawler::{Crawler, CrawlerConfig, Status as CrawlStatus};
 use net::Node;
 use serde_json::json;
 use store::{SqliteOptions, SqliteStore};
@@ -42,6 +42,9 @@ pub fn overrides(base: Overrides, a: &RunArgs) -> Overrides {
         starvation_after_secs: a.starvation_after,
         status: a.status,
         status_interval_secs: a.status_interval,
+        rules: a.rules.clone(),
+        blocklist: (!a.blocklist.is_empty()).then(|| a.blocklist.clone()),
+        max_db_size: a.max_db_size,
         ..base
     }
 }
@@ -71,8 +74,12 @@ pub async fn run(settings: Settings, args: RunArgs) -> anyhow::Result<()> {
             settings.data_dir.display()
         )
     })?;
+    // Rules and blocklists first: a bad file stops startup before anything runs unfiltered.
+    let rules = crate::rules_cmd::load(settings.rules.as_deref())?;
+    let blocklist = classify::stages::load_blocklist(&settings.blocklist)?;
+    let filters = Arc::new(classify::stages::Filters::new(blocklist, rules));
     let db = db_path(&settings.data_dir);
-    let store = SqliteStore::open_with(
+    let mut store = SqliteStore::open_with(
         &db,
         SqliteOptions {
             file_cap: settings.file_cap,
@@ -80,6 +87,14 @@ pub async fn run(settings: Settings, args: RunArgs) -> anyhow::Result<()> {
         },
     )
     .with_context(|| format!("cannot open the database {}", db.display()))?;
+    // A list that arrived since the last run purges what it names before crawling resumes.
+    let purged = filters.purge(&mut store)?;
+    if purged > 0 {
+        tracing::info!(
+            purged,
+            "stored torrents named by the blocklist deleted and blocked"
+        );
+    }
     let cfg = crawler_config(&settings);
     let seed = args.seed.unwrap_or_else(crate::random_u64);
     let node = Node::bind(settings.bind, cfg.node_config(seed))
@@ -99,16 +114,27 @@ pub async fn run(settings: Settings, args: RunArgs) -> anyhow::Result<()> {
         config_file = ?settings.config_file,
         "BitAgent crawling"
     );
-    let crawler = Crawler::start(node, Box::new(store), Arc::new(AllowAll), cfg).await;
+    let crawler =
+        Crawler::start_with(node, Box::new(store), filters.clone(), filters.clone(), cfg).await;
     let metrics = crawler.metrics();
+    let writer = crawler.writer().expect("a running crawler has a writer");
+    tokio::spawn(classify::stages::watch_blocklist(
+        settings.blocklist.clone(),
+        filters.clone(),
+        writer.clone(),
+    ));
+    if let Some(max) = settings.max_db_size {
+        tokio::spawn(enforce_disk_budget(max, writer.clone()));
+    }
     let started = Instant::now();
     let (stop_http, stop_http_rx) = tokio::sync::watch::channel(false);
     if let Some(listener) = http {
         let m = metrics.clone();
         let h = metrics.clone();
+        let fm = filters.metrics.clone();
         tokio::spawn(crawler::http::serve(
             listener,
-            Arc::new(move || m.render()),
+            Arc::new(move || m.render() + &fm.render()),
             Arc::new(move || status_json(&crawler::status_of(&h, started)).to_string()),
             stop_http_rx,
         ));
@@ -173,6 +199,51 @@ pub async fn run(settings: Settings, args: RunArgs) -> anyhow::Result<()> {
         "stopped"
     );
     Ok(())
+}
+
+/// Every minute, evicts (fewest seeders, then oldest last seen) until the database fits
+/// `max` bytes. Runs on the writer thread between batches; each call is bounded, so a large
+/// excess is worked off over several rounds.
+async fn enforce_disk_budget(max: u64, writer: crawler::writer::WriterHandle) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let compacted = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    loop {
+        tick.tick().await;
+        let compacted = compacted.clone();
+        let job = writer.run(move |store| match store.evict_to_size(max) {
+            Ok(o) => {
+                if o.evicted > 0 {
+                    tracing::info!(
+                        evicted = o.evicted,
+                        bytes_after = o.bytes_after,
+                        budget = max,
+                        "database over its disk budget: evicted the torrents with the fewest seeders, oldest first"
+                    );
+                }
+                if o.needs_compact && !compacted.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                    tracing::warn!(
+                        file_bytes = o.file_bytes,
+                        "the database file cannot shrink in place (created before schema 2): compacting it once"
+                    );
+                    if let Err(e) = store.compact() {
+                        tracing::error!("compaction failed: {e}");
+                    }
+                }
+                if o.evicted == 0 && !o.within_budget {
+                    tracing::warn!(
+                        budget = max,
+                        bytes = o.bytes_after,
+                        "--max-db-size is below what cannot be evicted: raise it"
+                    );
+                }
+            }
+            Err(e) => tracing::error!("eviction failed: {e}"),
+        });
+        if job.await.is_err() {
+            return;
+        }
+    }
 }
 
 /// Persisted-per-minute over the last minute, from status samples.

@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use serde_json::{Value, json};
-use store::{SqliteStore, Store, Torrent};
+use store::{Classification, SearchFilter, SqliteStore, Store, Torrent};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
-use crate::cli::{SearchArgs, StatsArgs};
+use crate::cli::{BlockArgs, ExplainArgs, ReclassifyArgs, RulesCmd, SearchArgs, StatsArgs};
 use crate::config::Settings;
 use crate::run_cmd::db_path;
 
@@ -37,6 +37,9 @@ fn torrent_json(t: &Torrent, score: Option<f64>) -> Value {
         "seeders": t.seeders,
         "leechers": t.leechers,
         "scraped_at": t.scraped_at,
+        "content_type": t.content_type,
+        "tags": t.tags,
+        "attributes": t.attributes.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>(),
         "score": score.filter(|s| s.is_finite()),
         "magnet": format!("magnet:?xt=urn:btih:{}", t.info_hash),
         "files": t.files.iter().map(|f| json!({"path": f.path, "size": f.size})).collect::<Vec<_>>(),
@@ -46,8 +49,15 @@ fn torrent_json(t: &Torrent, score: Option<f64>) -> Value {
 pub fn search(settings: &Settings, args: SearchArgs) -> anyhow::Result<()> {
     let store = open(settings)?;
     let query = args.query.join(" ");
+    let filter = SearchFilter {
+        content_type: args.content_type.clone(),
+        tag: args.tag.clone(),
+    };
+    if query.trim().is_empty() && filter.is_empty() {
+        anyhow::bail!("give words to search for, an infohash, or --type/--tag");
+    }
     let hits = store
-        .search(&query, args.limit.clamp(1, 10_000))
+        .search_filtered(&query, &filter, args.limit.clamp(1, 10_000))
         .with_context(|| format!("search for {query:?} failed"))?;
     if args.json {
         let mut out = Vec::with_capacity(hits.len());
@@ -69,10 +79,11 @@ pub fn search(settings: &Settings, args: SearchArgs) -> anyhow::Result<()> {
             _ => String::new(),
         };
         println!(
-            "{}  {:>10}  {:>5} files{}  {}",
+            "{}  {:>10}  {:>5} files  {:<9}{}  {}",
             h.info_hash,
             crate::render::human_bytes(h.total_size),
             h.file_count,
+            h.content_type.as_deref().unwrap_or("-"),
             swarm,
             h.name
         );
@@ -159,5 +170,162 @@ pub async fn stats(settings: &Settings, args: StatsArgs) -> anyhow::Result<()> {
     if problems.is_some_and(|p| !p.is_empty()) {
         anyhow::bail!("the database failed its integrity check");
     }
+    Ok(())
+}
+
+/// `bitagent rules check|classify|explain`.
+pub fn rules(settings: &Settings, cmd: RulesCmd) -> anyhow::Result<()> {
+    let configured = settings.rules.as_deref();
+    match cmd {
+        RulesCmd::Check(a) => crate::rules_cmd::check(a.file.as_deref().or(configured)),
+        RulesCmd::Classify(a) => crate::rules_cmd::classify(
+            a.rules.as_deref().or(configured),
+            crate::rules_cmd::ClassifyInput::from_arg(&a.input),
+            a.json,
+        ),
+        RulesCmd::Explain(a) => explain(settings, &a),
+    }
+}
+
+fn explain(settings: &Settings, a: &ExplainArgs) -> anyhow::Result<()> {
+    let rules = crate::rules_cmd::load(a.rules.as_deref().or(settings.rules.as_deref()))?;
+    let store = open(settings)?;
+    let Some(t) = store.get(&a.info_hash)? else {
+        anyhow::bail!("{} is not in the store", a.info_hash);
+    };
+    let record = store::TorrentRecord {
+        info_hash: t.info_hash,
+        name: t.name.clone(),
+        total_size: t.total_size,
+        files: t.files.clone(),
+        file_count: t.file_count,
+        private: t.private,
+        seeders: t.seeders,
+        ..store::TorrentRecord::default()
+    };
+    let facts = classify::stages::facts_of(&record);
+    let v = rules.classify(&facts);
+    let keep = rules.keep(&facts, v.content_type(), t.seeders);
+    if a.json {
+        let mut doc = crate::rules_cmd::verdict_json(&v);
+        doc["info_hash"] = json!(t.info_hash.to_string());
+        doc["name"] = json!(t.name);
+        doc["stored_content_type"] = json!(t.content_type);
+        doc["stored_tags"] = json!(t.tags);
+        doc["retention"] = match &keep {
+            Ok(()) => json!("keep"),
+            Err(rule) => json!({"evict": rule}),
+        };
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+        return Ok(());
+    }
+    println!("{}  {}", t.info_hash, t.name);
+    println!(
+        "stored as    {} {:?}",
+        t.content_type.as_deref().unwrap_or("(unclassified)"),
+        t.tags
+    );
+    println!("classified   {}", v.content_type());
+    println!("tags         {:?}", v.tags);
+    for (k, val) in &v.attributes {
+        println!("  {k:<10} {val}");
+    }
+    match &v.drop {
+        Some(rule) => println!("verdict      drop (rule {rule})"),
+        None => println!("verdict      keep"),
+    }
+    if let Err(rule) = keep {
+        println!("retention    not kept (rule {rule})");
+    }
+    println!("fired        {}", v.fired.join(", "));
+    for e in &v.errors {
+        println!("error        {e}");
+    }
+    Ok(())
+}
+
+/// `bitagent reclassify`: pages through the torrents not classified by the current rules.
+pub fn reclassify(settings: &Settings, a: ReclassifyArgs) -> anyhow::Result<()> {
+    let rules = crate::rules_cmd::load(a.rules.as_deref().or(settings.rules.as_deref()))?;
+    let rev = classify::stages::rules_rev(&rules);
+    let mut store = open(settings)?;
+    let total = store.pending_reclassify(&rev)?;
+    let started = std::time::Instant::now();
+    let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let (mut done, mut dropped, mut cursor) = (0u64, 0u64, None);
+    loop {
+        let batch = store.reclassify_batch(&rev, cursor, a.batch.clamp(1, 100_000))?;
+        let Some(last) = batch.last() else { break };
+        cursor = Some(last.info_hash);
+        let mut updates = Vec::with_capacity(batch.len());
+        let mut drops = Vec::new();
+        for t in &batch {
+            let mut record = store::TorrentRecord {
+                info_hash: t.info_hash,
+                name: t.name.clone(),
+                total_size: t.total_size,
+                files: t.files.clone(),
+                file_count: t.file_count,
+                private: t.private,
+                ..store::TorrentRecord::default()
+            };
+            let v = rules.classify(&classify::stages::facts_of(&record));
+            if v.drop.is_some() {
+                drops.push(t.info_hash);
+                continue;
+            }
+            classify::stages::annotate(&mut record, &v, &rev);
+            updates.push(Classification {
+                info_hash: t.info_hash,
+                content_type: record.content_type,
+                tags: record.tags,
+                attributes: record.attributes,
+                rev: rev.clone(),
+            });
+        }
+        // Each batch is one transaction: an interruption loses at most this batch's work.
+        store.set_classification(&updates)?;
+        if !drops.is_empty() {
+            dropped += drops.len() as u64;
+            store.block(&drops, crawler::unix_now())?;
+        }
+        done += batch.len() as u64;
+        if tty {
+            let pct = if total == 0 {
+                100.0
+            } else {
+                done as f64 * 100.0 / total as f64
+            };
+            eprint!("\r\x1b[2Kreclassify {done}/{total} ({pct:.0}%)");
+        }
+    }
+    if tty {
+        eprintln!();
+    }
+    println!(
+        "reclassified {done} torrents in {:.1?} ({dropped} dropped and blocked by the rules); rules revision {rev}",
+        started.elapsed()
+    );
+    for (t, n) in store.counts_by_content_type()? {
+        println!("  {:<10} {n}", t.as_deref().unwrap_or("(none)"));
+    }
+    Ok(())
+}
+
+/// `bitagent block INFOHASH...`.
+pub fn block(settings: &Settings, a: BlockArgs) -> anyhow::Result<()> {
+    let db = db_path(&settings.data_dir);
+    let mut store = SqliteStore::open(&db)
+        .with_context(|| format!("cannot open the database {}", db.display()))?;
+    let existed = a
+        .info_hashes
+        .iter()
+        .filter(|h| store.get(h).ok().flatten().is_some())
+        .count();
+    let newly = store.block(&a.info_hashes, crawler::unix_now())?;
+    println!(
+        "blocked {} infohash(es) ({newly} newly; {existed} stored torrent(s) deleted). They will never be fetched or stored again.",
+        a.info_hashes.len()
+    );
     Ok(())
 }

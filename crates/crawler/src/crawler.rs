@@ -30,7 +30,9 @@ use crate::crawl_table::{Bep51, CrawlTable, SampleOutcome};
 use crate::dedup::SeenFilter;
 use crate::diagnosis::Diagnosis;
 use crate::fair_queue::FairQueue;
-use crate::filter::{Candidate, PreFetchFilter, Verdict};
+use crate::filter::{
+    AllowAll, Candidate, PostFetch, PostVerdict, PreFetchFilter, SwarmFacts, Verdict,
+};
 use crate::metrics::Metrics;
 use crate::nodes_file;
 use crate::writer::{Writer, WriterHandle};
@@ -90,6 +92,11 @@ struct Ctx {
     metrics: Arc<Metrics>,
     writer: WriterHandle,
     filter: Arc<dyn PreFetchFilter>,
+    post: Arc<dyn PostFetch>,
+    /// Infohashes between the filter and the end of their fetch, with how many samples named
+    /// them meanwhile (bounded: past the cap a hash is simply not tracked).
+    pending: std::sync::Mutex<std::collections::HashMap<[u8; 20], u32>>,
+    pending_cap: usize,
     peer_id: [u8; 20],
     routing_nodes: std::sync::atomic::AtomicUsize,
     /// The global cap on infohashes being fetched over TCP.
@@ -99,11 +106,24 @@ struct Ctx {
 
 impl Crawler {
     /// Starts crawling with `node` (bound by the caller, normally with
-    /// [`CrawlerConfig::node_config`]) into `store`, every new infohash passing `filter`.
+    /// [`CrawlerConfig::node_config`]) into `store`, every new infohash passing `filter`,
+    /// every fetched torrent stored as it is.
     pub async fn start(
         node: Node,
         store: Box<dyn Store>,
         filter: Arc<dyn PreFetchFilter>,
+        cfg: CrawlerConfig,
+    ) -> Crawler {
+        Self::start_with(node, store, filter, Arc::new(AllowAll), cfg).await
+    }
+
+    /// [`Crawler::start`] with a post-fetch stage that classifies each verified torrent and
+    /// decides whether it is stored (see [`PostFetch`]).
+    pub async fn start_with(
+        node: Node,
+        store: Box<dyn Store>,
+        filter: Arc<dyn PreFetchFilter>,
+        post: Arc<dyn PostFetch>,
         cfg: CrawlerConfig,
     ) -> Crawler {
         let metrics = Arc::new(Metrics::default());
@@ -114,6 +134,9 @@ impl Crawler {
             metrics: metrics.clone(),
             writer: writer_handle.clone(),
             filter,
+            post,
+            pending: std::sync::Mutex::new(std::collections::HashMap::new()),
+            pending_cap: 2 * cfg.candidate_queue + cfg.resolve_concurrency,
             peer_id: net::peer_id(),
             routing_nodes: 0.into(),
             tcp: tokio::sync::Semaphore::new(cfg.fetch_concurrency.max(1)),
@@ -159,6 +182,11 @@ impl Crawler {
         self.metrics.clone()
     }
 
+    /// A handle on the store writer (to run maintenance jobs on the store between batches).
+    pub fn writer(&self) -> Option<WriterHandle> {
+        self.writer_handle.clone()
+    }
+
     /// The DHT node.
     pub fn node(&self) -> &Node {
         &self.node
@@ -202,7 +230,10 @@ impl Crawler {
             save_routing_table(&self.node, path).await;
         }
         self.node.shutdown().await;
-        drop(self.writer_handle.take());
+        // Stop explicitly: maintenance tasks of the caller may still hold writer handles.
+        if let Some(w) = self.writer_handle.take() {
+            let _ = w.stop().await;
+        }
         let writer = self.writer.take().expect("writer present until shutdown");
         // The tasks' contexts held writer handles; all are gone now.
         tokio::task::spawn_blocking(move || writer.join())
@@ -511,6 +542,9 @@ fn handle_done(
                         batch.push((InfoHash(h.0), addr));
                     } else {
                         m.dedup.with("seen").inc();
+                        if let Some(n) = ctx.pending.lock().expect("pending lock").get_mut(&h.0) {
+                            *n = n.saturating_add(1);
+                        }
                     }
                 }
                 table.record(
@@ -570,12 +604,19 @@ async fn dedup_and_queue(
             Verdict::Pass => m.prefilter.with("pass").inc(),
             Verdict::Drop(why) => {
                 m.prefilter.with("drop").inc();
-                tracing::debug!(info_hash = %hash, why, "dropped before fetch");
+                tracing::debug!(info_hash = %hash, %why, "dropped before fetch");
                 continue;
+            }
+        }
+        {
+            let mut pending = ctx.pending.lock().expect("pending lock");
+            if pending.len() < ctx.pending_cap {
+                pending.insert(c.info_hash, 1);
             }
         }
         if cand_tx.try_send(c).is_err() {
             m.queue_drops.with("candidates").inc();
+            ctx.pending.lock().expect("pending lock").remove(&hash.0);
         }
     }
     if !touch.is_empty() {
@@ -635,6 +676,82 @@ async fn dispatcher(
 async fn process(ctx: &Ctx, c: Candidate) {
     let m = &ctx.metrics;
     m.fetch_in_flight.inc();
+    let outcome = resolve_and_fetch(ctx, &c).await;
+    m.fetch_in_flight.dec();
+    ctx.pending
+        .lock()
+        .expect("pending lock")
+        .remove(&c.info_hash);
+    let Some((record, swarm_known)) = outcome else {
+        return;
+    };
+    let mut record = record;
+    match ctx.post.decide(&mut record) {
+        PostVerdict::Keep => {
+            m.postfetch.with("keep").inc();
+            if swarm_known {
+                m.scrapes.inc();
+            }
+            let _ = ctx.writer.put(record).await;
+        }
+        PostVerdict::Drop { rule, block } => {
+            m.postfetch.with(if block { "block" } else { "drop" }).inc();
+            tracing::debug!(info_hash = %record.info_hash, %rule, block, "dropped after fetch");
+            if block {
+                let _ = ctx.writer.block(vec![record.info_hash], unix_now()).await;
+            }
+        }
+    }
+}
+
+/// Scrapes the sampling node (BEP-33): seeders and leechers estimates.
+async fn scrape_source(ctx: &Ctx, c: &Candidate) -> Option<(f64, f64)> {
+    if !ctx.cfg.scrape {
+        return None;
+    }
+    let node = &ctx.node;
+    let hash = Id20(c.info_hash);
+    timed_query(&ctx.metrics, "scrape", || {
+        node.get_peers_at(c.source, hash, true)
+    })
+    .await
+    .ok()
+    .and_then(|r| Some((r.reply.scrape_seeds?, r.reply.scrape_peers.unwrap_or(0.0))))
+}
+
+/// The swarm check between peers and TCP. `false`: dropped (counted).
+fn swarm_passes(ctx: &Ctx, c: &Candidate, peers: usize, swarm: Option<(f64, f64)>) -> bool {
+    let round = |x: f64| x.round().clamp(0.0, f64::from(u32::MAX)) as u32;
+    let times_seen = ctx
+        .pending
+        .lock()
+        .expect("pending lock")
+        .get(&c.info_hash)
+        .copied()
+        .unwrap_or(1);
+    let facts = SwarmFacts {
+        peers,
+        seeders: swarm.map(|s| round(s.0)),
+        leechers: swarm.map(|s| round(s.1)),
+        times_seen,
+    };
+    match ctx.filter.check_swarm(c, &facts) {
+        Verdict::Pass => {
+            ctx.metrics.swarm_filter.with("pass").inc();
+            true
+        }
+        Verdict::Drop(why) => {
+            ctx.metrics.swarm_filter.with("drop").inc();
+            tracing::debug!(info_hash = %InfoHash(c.info_hash), %why, "dropped before connecting");
+            false
+        }
+    }
+}
+
+/// Peers, the swarm check, and the metadata: the record to keep (with whether a scrape is in
+/// it), or `None` (the outcome is counted).
+async fn resolve_and_fetch(ctx: &Ctx, c: &Candidate) -> Option<(TorrentRecord, bool)> {
+    let m = &ctx.metrics;
     let started = Instant::now();
     let hash = Id20(c.info_hash);
     let node = &ctx.node;
@@ -652,27 +769,36 @@ async fn process(ctx: &Ctx, c: Candidate) {
     if peers.is_empty() {
         // 2. None: an iterative lookup (which scrapes in its second phase).
         used_lookup = true;
-        if let Some((p, s)) = lookup(ctx, hash, c.source).await {
+        if let Some((p, s)) = lookup(ctx, hash, Some(c.source)).await {
             peers = p;
             swarm = s;
         }
         if !peers.is_empty() {
+            if !swarm_passes(ctx, c, peers.len(), swarm) {
+                return None;
+            }
             let (o, f) = fetch(ctx, c.info_hash, &peers, &mut tried).await;
             outcome = o;
             last_failure = f;
         }
+    } else if ctx.filter.wants_swarm() {
+        // The filter decides on the swarm size: scrape first, then connect.
+        swarm = scrape_source(ctx, c).await;
+        if !swarm_passes(ctx, c, peers.len(), swarm) {
+            return None;
+        }
+        let (o, f) = fetch(ctx, c.info_hash, &peers, &mut tried).await;
+        outcome = o;
+        last_failure = f;
     } else {
-        // A BEP-33 scrape of the same node, concurrently with the fetch.
-        let scrape = async {
-            if !ctx.cfg.scrape {
-                return None;
-            }
-            timed_query(m, "scrape", || node.get_peers_at(c.source, hash, true))
-                .await
-                .ok()
-                .and_then(|r| Some((r.reply.scrape_seeds?, r.reply.scrape_peers.unwrap_or(0.0))))
-        };
-        let (fetched, scraped) = tokio::join!(fetch(ctx, c.info_hash, &peers, &mut tried), scrape);
+        if !swarm_passes(ctx, c, peers.len(), None) {
+            return None;
+        }
+        // The scrape of the same node runs alongside the fetch.
+        let (fetched, scraped) = tokio::join!(
+            fetch(ctx, c.info_hash, &peers, &mut tried),
+            scrape_source(ctx, c)
+        );
         outcome = fetched.0;
         last_failure = fetched.1;
         swarm = scraped;
@@ -681,7 +807,9 @@ async fn process(ctx: &Ctx, c: Candidate) {
     if outcome.is_none()
         && !used_lookup
         && !tried.is_empty()
-        && let Some((more, s)) = lookup(ctx, hash, c.source).await
+        // No seed: the sampling node has just answered, and a seed query would wait in its
+        // (busy) budget queue; the routing table knows the nodes close to the hash.
+        && let Some((more, s)) = lookup(ctx, hash, None).await
     {
         swarm = swarm.or(s);
         let fresh: Vec<SocketAddr> = more.into_iter().filter(|p| !tried.contains(p)).collect();
@@ -691,7 +819,6 @@ async fn process(ctx: &Ctx, c: Candidate) {
             last_failure = f.or(last_failure);
         }
     }
-    m.fetch_in_flight.dec();
     let Some(meta) = outcome else {
         let cause = if tried.is_empty() {
             "no_peers"
@@ -699,30 +826,26 @@ async fn process(ctx: &Ctx, c: Candidate) {
             last_failure.unwrap_or("other")
         };
         m.fetch.with(cause).inc();
-        return;
+        return None;
     };
     m.fetch.with("ok").inc();
     m.fetch_duration.observe(started.elapsed());
-    let now = unix_now();
     let record = to_record(
         c.info_hash,
         &meta.info,
         ctx.cfg.file_cap,
         c.seen_at,
         swarm,
-        now,
+        unix_now(),
     );
-    if swarm.is_some() {
-        m.scrapes.inc();
-    }
-    let _ = ctx.writer.put(record).await;
+    Some((record, swarm.is_some()))
 }
 
 /// An iterative get_peers lookup with scrape: the peers found and the BEP-33 estimate.
 async fn lookup(
     ctx: &Ctx,
     hash: Id20,
-    seed: SocketAddr,
+    seed: Option<SocketAddr>,
 ) -> Option<(Vec<SocketAddr>, Option<(f64, f64)>)> {
     let m = &ctx.metrics;
     let gauge = m.request_concurrency.with("lookup_get_peers");
@@ -730,7 +853,7 @@ async fn lookup(
     let start = Instant::now();
     let r = ctx
         .node
-        .lookup_peers(hash, ctx.cfg.scrape, vec![seed])
+        .lookup_peers(hash, ctx.cfg.scrape, seed.into_iter().collect())
         .await;
     gauge.dec();
     match r {
@@ -828,5 +951,6 @@ pub fn to_record(
         seeders: swarm.map(|s| round(s.0)),
         leechers: swarm.map(|s| round(s.1)),
         scraped_at: swarm.map(|_| now),
+        ..TorrentRecord::default()
     }
 }

@@ -244,6 +244,9 @@ pub const DEDUP_RESULTS: &[&str] = &["seen", "stored", "new"];
 /// Pre-fetch filter verdicts (label `verdict`).
 pub const FILTER_VERDICTS: &[&str] = &["pass", "drop"];
 
+/// Post-fetch verdicts (label `verdict`).
+pub const POST_VERDICTS: &[&str] = &["keep", "drop", "block"];
+
 /// BEP-51 support states (label `bep51`).
 pub const BEP51_STATES: &[&str] = &["yes", "no", "unknown"];
 
@@ -264,6 +267,10 @@ pub struct Metrics {
     pub dedup: CounterVec,
     /// Pre-fetch filter verdicts.
     pub prefilter: CounterVec,
+    /// Swarm-check verdicts (after get_peers, before TCP).
+    pub swarm_filter: CounterVec,
+    /// Post-fetch verdicts.
+    pub postfetch: CounterVec,
     /// Queries by kind and result.
     pub requests: Vec<CounterVec>,
     /// Queries in flight by kind.
@@ -321,6 +328,8 @@ impl Default for Metrics {
             hashes_added: Counter::default(),
             dedup: CounterVec::new(DEDUP_RESULTS),
             prefilter: CounterVec::new(FILTER_VERDICTS),
+            swarm_filter: CounterVec::new(FILTER_VERDICTS),
+            postfetch: CounterVec::new(POST_VERDICTS),
             requests: QUERY_KINDS
                 .iter()
                 .map(|_| CounterVec::new(QUERY_RESULTS))
@@ -387,6 +396,20 @@ impl Metrics {
             "New infohashes by pre-fetch filter verdict.",
             "verdict",
             &self.prefilter,
+        );
+        counter_vec(
+            &mut o,
+            "bitagent_dht_crawler_swarm_filter_total",
+            "Infohashes by verdict of the check after get_peers (peer counts, scrape), before any TCP connection.",
+            "verdict",
+            &self.swarm_filter,
+        );
+        counter_vec(
+            &mut o,
+            "bitagent_dht_crawler_postfetch_total",
+            "Verified torrents by post-fetch verdict: keep (stored), drop (not stored), block (not stored, never fetched again).",
+            "verdict",
+            &self.postfetch,
         );
         header(
             &mut o,

@@ -15,6 +15,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::metrics::Metrics;
 
+/// A maintenance job run on the writer thread.
+type StoreJob = Box<dyn FnOnce(&mut dyn Store) + Send>;
+
 enum Cmd {
     Known {
         hashes: Vec<InfoHash>,
@@ -23,7 +26,10 @@ enum Cmd {
     Put(Box<TorrentRecord>),
     Touch(Vec<InfoHash>, UnixSeconds),
     Swarm(SwarmUpdate),
+    Block(Vec<InfoHash>, UnixSeconds),
+    Run(StoreJob),
     Flush(oneshot::Sender<()>),
+    Stop,
 }
 
 /// Tuning of the writer.
@@ -61,6 +67,9 @@ impl std::fmt::Debug for Cmd {
             Cmd::Put(_) => "Put",
             Cmd::Touch(..) => "Touch",
             Cmd::Swarm(_) => "Swarm",
+            Cmd::Block(..) => "Block",
+            Cmd::Run(_) => "Run",
+            Cmd::Stop => "Stop",
             Cmd::Flush(_) => "Flush",
         })
     }
@@ -127,6 +136,26 @@ impl WriterHandle {
     /// Records a swarm measurement of a stored torrent.
     pub async fn swarm(&self, update: SwarmUpdate) -> Result<(), WriterGone> {
         self.send(Cmd::Swarm(update)).await
+    }
+
+    /// Deletes and blocks infohashes forever (after the batch queued before them).
+    pub async fn block(&self, hashes: Vec<InfoHash>, at: UnixSeconds) -> Result<(), WriterGone> {
+        self.send(Cmd::Block(hashes, at)).await
+    }
+
+    /// Runs `f` on the store in the writer thread, after committing what is queued (for
+    /// maintenance: purges, eviction). `f` must be short: it holds up the writer.
+    pub async fn run<F>(&self, f: F) -> Result<(), WriterGone>
+    where
+        F: FnOnce(&mut dyn Store) + Send + 'static,
+    {
+        self.send(Cmd::Run(Box::new(f))).await
+    }
+
+    /// Asks the thread to commit what was queued before this command and exit, even while
+    /// other handles exist (they get [`WriterGone`] from then on).
+    pub async fn stop(&self) -> Result<(), WriterGone> {
+        self.send(Cmd::Stop).await
     }
 
     /// Commits everything queued so far and waits for it.
@@ -232,10 +261,22 @@ fn run(
                 p.swarms.push(u);
                 p.note();
             }
+            Cmd::Block(hashes, at) => {
+                commit(store.as_mut(), &mut p, &metrics);
+                if let Err(e) = store.block(&hashes, at) {
+                    metrics.store_errors.inc();
+                    tracing::error!("store block failed: {e}");
+                }
+            }
+            Cmd::Run(f) => {
+                commit(store.as_mut(), &mut p, &metrics);
+                f(store.as_mut());
+            }
             Cmd::Flush(reply) => {
                 commit(store.as_mut(), &mut p, &metrics);
                 let _ = reply.send(());
             }
+            Cmd::Stop => break,
         }
     }
     commit(store.as_mut(), &mut p, &metrics);
@@ -335,6 +376,7 @@ mod tests {
             seeders: None,
             leechers: None,
             scraped_at: None,
+            ..TorrentRecord::default()
         }
     }
 
