@@ -121,6 +121,7 @@ pub async fn stats(settings: &Settings, args: StatsArgs) -> anyhow::Result<()> {
         None
     };
     let live = live_status(settings).await;
+    let types = store.counts_by_content_type().unwrap_or_default();
     if args.json {
         let doc = json!({
             "database": db_path(&settings.data_dir).display().to_string(),
@@ -134,6 +135,10 @@ pub async fn stats(settings: &Settings, args: StatsArgs) -> anyhow::Result<()> {
             "wal_bytes": s.wal_bytes,
             "bytes_per_torrent": s.db_bytes.checked_div(s.torrents),
             "tables": tables.iter().map(|t| json!({"name": t.name, "bytes": t.bytes})).collect::<Vec<_>>(),
+            "content_types": types
+                .iter()
+                .map(|(t, n)| (t.clone().unwrap_or_else(|| "unclassified".into()), json!(n)))
+                .collect::<serde_json::Map<_, _>>(),
             "integrity": problems.as_ref().map(|p| if p.is_empty() { json!("ok") } else { json!(p) }),
             "crawler": live,
         });
@@ -151,6 +156,10 @@ pub async fn stats(settings: &Settings, args: StatsArgs) -> anyhow::Result<()> {
         );
         for t in &tables {
             println!("  {:<24} {}", t.name, crate::render::human_bytes(t.bytes));
+        }
+        println!("by type");
+        for (t, n) in &types {
+            println!("  {:<24} {n}", t.as_deref().unwrap_or("unclassified"));
         }
         if let Some(p) = &problems {
             if p.is_empty() {
