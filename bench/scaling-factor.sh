@@ -10,6 +10,9 @@
 #
 #   bench/scaling-factor.sh [FACTORS...]      (default: 1 2 4 8 10)
 #   NODES=1000 TORRENTS=10000 DURATION=60 bench/scaling-factor.sh 1 10
+#
+# Steady-state RSS is the median of VmRSS samples (one a second) over the second half of the
+# run; peak RSS is VmHWM. Results also go to bench/results/scaling.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [[ -z "${BA_IN_NETNS:-}" ]] && command -v unshare >/dev/null && unshare -n true 2>/dev/null; then
@@ -26,7 +29,11 @@ read -r -a FACTORS <<<"${FACTORS[*]}"
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
-printf "%-7s %-10s %-12s %-10s %-16s %s\n" factor peak_rss persisted of_total per_min_sampling cpu_s
+mkdir -p bench/results
+JSON=bench/results/scaling.json
+echo "[" >"$JSON.tmp"
+first=1
+printf "%-7s %-11s %-10s %-12s %-10s %-16s %s\n" factor steady_rss peak_rss persisted of_total per_min_sampling cpu_s
 for f in "${FACTORS[@]}"; do
     rm -rf "$WORK/data" "$WORK/lab.out"
     $B lab --nodes "$NODES" --torrents "$TORRENTS" --first-ip 127.1.0.10 >"$WORK/lab.out" 2>"$WORK/lab.err" &
@@ -36,8 +43,19 @@ for f in "${FACTORS[@]}"; do
     /usr/bin/time -f "%M %U %S" -o "$WORK/time" \
         $B run --data-dir "$WORK/data" --bootstrap "$boot" --bind 127.1.255.1:0 --http off \
         --scaling-factor "$f" --stall-after 3 --status log --status-interval 5 --duration "$DURATION" \
-        2>"$WORK/run.err"
+        2>"$WORK/run.err" &
+    timer=$!
+    : >"$WORK/rss"
+    # Sample the crawler's RSS once a second while it runs (bounded by DURATION + 30 s).
+    for _ in $(seq 1 $((DURATION + 30))); do
+        run_pid=$(pgrep -P "$timer" -f "bitagent run" || true)
+        [[ -n "$run_pid" ]] && awk '/^VmRSS:/ {print $2}' "/proc/$run_pid/status" >>"$WORK/rss" 2>/dev/null || true
+        kill -0 "$timer" 2>/dev/null || break
+        sleep 1
+    done
+    wait "$timer" || true
     kill "$lab"; wait "$lab" 2>/dev/null || true
+    steady_kb=$(python3 -c 'import sys,statistics; v=[int(x) for x in open(sys.argv[1]).read().split()]; v=v[len(v)//2:]; print(int(statistics.median(v)) if v else 0)' "$WORK/rss")
     read -r rss_kb ut st <"$WORK/time"
     persisted=$(grep -o 'stored=[0-9]*' "$WORK/run.err" | tail -1 | cut -d= -f2)
     # Rate between the first status line after sampling started and the last one.
@@ -63,6 +81,13 @@ else:
     print("n/a")
 PY
 )
-    printf "%-7s %-10s %-12s %-10s %-16s %s\n" "$f" "$((rss_kb / 1024)) MiB" "$persisted" "$TORRENTS" "$rate" "$(python3 -c "print(round($ut+$st,2))")"
+    cpu=$(python3 -c "print(round($ut+$st,2))")
+    printf "%-7s %-11s %-10s %-12s %-10s %-16s %s\n" "$f" "$((steady_kb / 1024)) MiB" "$((rss_kb / 1024)) MiB" "$persisted" "$TORRENTS" "$rate" "$cpu"
+    [[ $first == 1 ]] || echo "," >>"$JSON.tmp"
+    first=0
+    printf '{"factor": %s, "steady_rss_mib": %.1f, "peak_rss_mib": %.1f, "persisted": %s, "torrents": %s, "duration_s": %s, "persisted_per_min": "%s", "cpu_s": %s}' \
+        "$f" "$(python3 -c "print($steady_kb/1024)")" "$(python3 -c "print($rss_kb/1024)")" "${persisted:-0}" "$TORRENTS" "$DURATION" "$rate" "$cpu" >>"$JSON.tmp"
 done
+echo "]" >>"$JSON.tmp"
+mv "$JSON.tmp" "$JSON"
 echo "reproduce one factor: NODES=$NODES TORRENTS=$TORRENTS DURATION=$DURATION bench/scaling-factor.sh <factor>"
