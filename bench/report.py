@@ -1,0 +1,101 @@
+#!/usr/bin/env python3
+"""Collects bench/results/*.json into one table: BENCHMARKS.md (between the run-all markers)
+and BENCHMARKS.json next to it. Parts that did not run are reported as missing."""
+import datetime
+import json
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RES = os.path.join(ROOT, "bench", "results")
+BEGIN = "<!-- bench/run-all results: begin -->"
+END = "<!-- bench/run-all results: end -->"
+
+
+def load(name):
+    try:
+        with open(os.path.join(RES, name + ".json")) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def fmt(v, unit="", nd=1):
+    if v is None:
+        return "n/a"
+    if isinstance(v, float):
+        v = round(v, nd)
+    return f"{v:,}{unit}" if isinstance(v, (int, float)) else f"{v}{unit}"
+
+
+def yes(b):
+    return "n/a" if b is None else ("met" if b else "**missed**")
+
+
+rows = []  # (area, figure, value, target, met, command)
+
+
+def row(area, figure, value, target, met, command):
+    rows.append({"area": area, "figure": figure, "value": value, "target": target,
+                 "met": met, "command": command})
+
+
+eng = load("engine")
+if eng:
+    c, s = eng["codec"], eng["simulator"]
+    row("engine", "KRPC decode vs serde_bencode (same run)",
+        f"{fmt(c['ratio'])}x ({fmt(c['krpc_msg_per_s'], ' msg/s', 0)} vs {fmt(c['serde_bencode_msg_per_s'], ' msg/s', 0)})",
+        ">= 5x", c["ratio"] is not None and c["ratio"] >= 5, c["command"])
+    row("engine", f"simulator, {fmt(s['nodes'])} nodes",
+        f"{fmt(s['messages_per_wall_s'], ' msg/s', 0)} simulated; lookups exact {fmt(s['lookup_exact_pct'])}%; trace {s['trace_hash']}",
+        ">= 5,000 nodes", (s["nodes"] or 0) >= 5000, s["command"])
+
+sc = load("scaling")
+if sc:
+    for r in sc:
+        f = r["factor"]
+        target = {1: 30, 10: 200}.get(f)
+        row("memory per scaling factor", f"DHT_SCALING_FACTOR={f}",
+            f"steady {fmt(r['steady_rss_mib'], ' MiB')} (peak {fmt(r['peak_rss_mib'], ' MiB')}), "
+            f"{fmt(r['persisted'])} of {fmt(r['torrents'])} persisted in {r['duration_s']} s, "
+            f"{r['persisted_per_min']}/min while sampling, {fmt(r['cpu_s'])} CPU s",
+            f"<= {target} MB" if target else "-",
+            (r["steady_rss_mib"] * 1.048576 <= target) if target else None,
+            f"DURATION={r['duration_s']} bench/scaling-factor.sh {f}")
+
+race = load("race")
+if race:
+    for r in race.get("rows", []):
+        row("crawl race", r["figure"], r["value"], r.get("target", "-"), r.get("met"), r["command"])
+
+store = load("store")
+if store:
+    for r in store.get("rows", []):
+        row("store", r["figure"], r["value"], r.get("target", "-"), r.get("met"), r["command"])
+
+missing = [p for p, d in (("engine", eng), ("race", race), ("scaling", sc), ("store", store)) if d is None]
+now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+lines = [BEGIN, "", f"Last `bench/run-all`: {now}. Each row's command reproduces it alone.", ""]
+lines.append("| area | figure | value | target | met? | reproduce |")
+lines.append("| --- | --- | --- | --- | --- | --- |")
+for r in rows:
+    lines.append(f"| {r['area']} | {r['figure']} | {r['value']} | {r['target']} | {yes(r['met'])} | `{r['command']}` |")
+if missing:
+    lines.append("")
+    lines.append("Parts without results in this run: " + ", ".join(missing) + ".")
+lines += ["", END]
+block = "\n".join(lines)
+
+md_path = os.path.join(ROOT, "BENCHMARKS.md")
+md = open(md_path).read()
+if BEGIN in md and END in md:
+    md = md[: md.index(BEGIN)] + block + md[md.index(END) + len(END):]
+else:
+    title_end = md.index("\n## ") if "\n## " in md else len(md)
+    md = md[:title_end] + "\n\n## Summary (`bench/run-all`)\n\n" + block + "\n" + md[title_end:]
+open(md_path, "w").write(md)
+json.dump({"generated": now, "rows": rows, "missing": missing},
+          open(os.path.join(ROOT, "BENCHMARKS.json"), "w"), indent=2)
+print("\n".join(lines[2:-2]))
+print(f"\nwrote {md_path} and BENCHMARKS.json")
+sys.exit(0)
