@@ -24,7 +24,7 @@ def fmt(v, unit="", nd=1):
     if v is None:
         return "n/a"
     if isinstance(v, float):
-        v = round(v, nd)
+        v = int(round(v)) if nd == 0 else round(v, nd)
     return f"{v:,}{unit}" if isinstance(v, (int, float)) else f"{v}{unit}"
 
 
@@ -61,7 +61,7 @@ if sc:
             f"{r['persisted_per_min']}/min while sampling, {fmt(r['cpu_s'])} CPU s",
             f"<= {target} MB" if target else "-",
             (r["steady_rss_mib"] * 1.048576 <= target) if target else None,
-            f"DURATION={r['duration_s']} bench/scaling-factor.sh {f}")
+            f"NODES={r.get('nodes', 1000)} TORRENTS={r['torrents']} DURATION={r['duration_s']} bench/scaling-factor.sh {f}")
 
 race = load("race")
 if race:

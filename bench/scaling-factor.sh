@@ -85,7 +85,7 @@ PY
     printf "%-7s %-11s %-10s %-12s %-10s %-16s %s\n" "$f" "$((steady_kb / 1024)) MiB" "$((rss_kb / 1024)) MiB" "$persisted" "$TORRENTS" "$rate" "$cpu"
     [[ $first == 1 ]] || echo "," >>"$JSON.tmp"
     first=0
-    printf '{"factor": %s, "steady_rss_mib": %.1f, "peak_rss_mib": %.1f, "persisted": %s, "torrents": %s, "duration_s": %s, "persisted_per_min": "%s", "cpu_s": %s}' \
+    printf '{"factor": %s, "nodes": '"$NODES"', "steady_rss_mib": %.1f, "peak_rss_mib": %.1f, "persisted": %s, "torrents": %s, "duration_s": %s, "persisted_per_min": "%s", "cpu_s": %s}' \
         "$f" "$(python3 -c "print($steady_kb/1024)")" "$(python3 -c "print($rss_kb/1024)")" "${persisted:-0}" "$TORRENTS" "$DURATION" "$rate" "$cpu" >>"$JSON.tmp"
 done
 echo "]" >>"$JSON.tmp"
