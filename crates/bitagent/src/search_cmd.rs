@@ -196,13 +196,9 @@ pub fn rules(settings: &Settings, cmd: RulesCmd) -> anyhow::Result<()> {
     }
 }
 
-fn explain(settings: &Settings, a: &ExplainArgs) -> anyhow::Result<()> {
-    let rules = crate::rules_cmd::load(a.rules.as_deref().or(settings.rules.as_deref()))?;
-    let store = open(settings)?;
-    let Some(t) = store.get(&a.info_hash)? else {
-        anyhow::bail!("{} is not in the store", a.info_hash);
-    };
-    let record = store::TorrentRecord {
+/// A stored torrent as the record the rules see (what the crawler would have stored).
+fn record_of(t: &Torrent) -> store::TorrentRecord {
+    store::TorrentRecord {
         info_hash: t.info_hash,
         name: t.name.clone(),
         total_size: t.total_size,
@@ -211,7 +207,16 @@ fn explain(settings: &Settings, a: &ExplainArgs) -> anyhow::Result<()> {
         private: t.private,
         seeders: t.seeders,
         ..store::TorrentRecord::default()
+    }
+}
+
+fn explain(settings: &Settings, a: &ExplainArgs) -> anyhow::Result<()> {
+    let rules = crate::rules_cmd::load(a.rules.as_deref().or(settings.rules.as_deref()))?;
+    let store = open(settings)?;
+    let Some(t) = store.get(&a.info_hash)? else {
+        anyhow::bail!("{} is not in the store", a.info_hash);
     };
+    let record = record_of(&t);
     let facts = classify::stages::facts_of(&record);
     let v = rules.classify(&facts);
     let keep = rules.keep(&facts, v.content_type(), t.seeders);
@@ -269,15 +274,7 @@ pub fn reclassify(settings: &Settings, a: ReclassifyArgs) -> anyhow::Result<()> 
         let mut updates = Vec::with_capacity(batch.len());
         let mut drops = Vec::new();
         for t in &batch {
-            let mut record = store::TorrentRecord {
-                info_hash: t.info_hash,
-                name: t.name.clone(),
-                total_size: t.total_size,
-                files: t.files.clone(),
-                file_count: t.file_count,
-                private: t.private,
-                ..store::TorrentRecord::default()
-            };
+            let mut record = record_of(t);
             let v = rules.classify(&classify::stages::facts_of(&record));
             if v.drop.is_some() {
                 drops.push(t.info_hash);
