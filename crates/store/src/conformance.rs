@@ -35,6 +35,7 @@ pub const CASES: &[(&str, Case)] = &[
     ("touch_raises_last_seen", touch_raises_last_seen),
     ("file_cap_keeps_true_count", file_cap_keeps_true_count),
     ("huge_sizes_do_not_fail", huge_sizes_do_not_fail),
+    ("file_paths_keep_any_text", file_paths_keep_any_text),
     (
         "search_name_outranks_file_paths",
         search_name_outranks_file_paths,
@@ -113,6 +114,7 @@ macro_rules! store_conformance_tests {
             touch_raises_last_seen,
             file_cap_keeps_true_count,
             huge_sizes_do_not_fail,
+            file_paths_keep_any_text,
             search_name_outranks_file_paths,
             search_exact_infohash,
             search_unicode,
@@ -574,6 +576,53 @@ pub fn huge_sizes_do_not_fail(store: &mut dyn Store) {
     assert!(got.total_size >= i64::MAX as u64);
     assert!(got.file_count >= i64::MAX as u64);
     assert!(got.files[0].size >= i64::MAX as u64);
+}
+
+/// File paths come back byte for byte, in order, whatever they hold (quotes, backslashes,
+/// control characters, non-ASCII), through an insert and an upsert.
+pub fn file_paths_keep_any_text(store: &mut dyn Store) {
+    let paths = [
+        "plain.txt",
+        "quote\".txt",
+        "back\\slash/and\\\\two",
+        "new\nline\r\ttab",
+        "nul\0and\u{1}\u{1f}\u{7f}",
+        "ünïcödé/日本語/🎵.flac",
+        "[\"json\", 1]",
+        "",
+    ];
+    let files: Vec<(&str, u64)> = paths
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (*p, i as u64))
+        .collect();
+    store
+        .put_batch(&[test_record(1, "odd paths", &files, 1)])
+        .unwrap();
+    let got = store.get(&test_hash(1)).unwrap().unwrap();
+    let want: Vec<(String, u64)> = files.iter().map(|(p, n)| ((*p).to_owned(), *n)).collect();
+    let have: Vec<(String, u64)> = got.files.into_iter().map(|f| (f.path, f.size)).collect();
+    assert_eq!(have, want);
+    // Replaced by an upsert: reversed order, one fewer.
+    let again: Vec<(&str, u64)> = files.iter().rev().skip(1).copied().collect();
+    store
+        .put_batch(&[test_record(1, "odd paths", &again, 2)])
+        .unwrap();
+    let got = store.get(&test_hash(1)).unwrap().unwrap();
+    let have: Vec<(&str, u64)> = got
+        .files
+        .iter()
+        .map(|f| (f.path.as_str(), f.size))
+        .collect();
+    assert_eq!(have, again);
+    assert_eq!(store.stats().unwrap().file_rows, again.len() as u64);
+    // And emptied.
+    store
+        .put_batch(&[test_record(1, "odd paths", &[], 3)])
+        .unwrap();
+    assert!(store.get(&test_hash(1)).unwrap().unwrap().files.is_empty());
+    assert_eq!(store.stats().unwrap().file_rows, 0);
+    assert_healthy(store);
 }
 
 /// bm25 with the name weighted above paths: a name match outranks a path-only match.
