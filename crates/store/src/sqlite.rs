@@ -14,9 +14,14 @@
 //! # Layout
 //!
 //! See [`migrations::MIGRATIONS`] for the schema. The FTS5 table `torrents_fts` is contentless
-//! (the text lives in `torrents`/`files` only) and is written by this module inside the same
-//! transaction as the rows it indexes, so the index can never disagree with the tables after
-//! a crash; [`Store::integrity_check`] verifies that it does not.
+//! (the text lives in `torrents`/`torrent_files` only) and is written by this module inside
+//! the same transaction as the rows it indexes, so the index can never disagree with the
+//! tables after a crash; [`Store::integrity_check`] verifies that it does not.
+//!
+//! A torrent's stored files (schema v3) are one `torrent_files` row, a JSON array of
+//! `[path, size]` pairs in info-dict order, read back with `json_each`; `torrents.stored_files`
+//! counts them for [`Store::stats`]. Files are only ever written and read a torrent at a
+//! time, and a row per file cost a B-tree insert per file.
 //!
 //! Classification (schema v2) lives in `torrents.content_type`, `torrents.attributes` (a JSON
 //! object, read back with `json_each`), `torrents.classified_rev` and the `torrent_tags`
@@ -67,6 +72,7 @@
 pub mod migrations;
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -318,20 +324,29 @@ fn attributes_json(attributes: &[(String, String)]) -> Option<String> {
 
 /// Appends `s` as a JSON string (RFC 8259: quote, backslash and control characters escaped).
 fn json_string(out: &mut String, s: &str) {
+    out.reserve(s.len() + 2);
     out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if u32::from(c) < 0x20 => {
-                out.push_str(&format!("\\u{:04x}", u32::from(c)));
+    // Everything that needs escaping is ASCII, so byte positions are char boundaries: copy the
+    // runs between them whole (this runs for every stored file path).
+    let mut rest = s;
+    while let Some(i) = rest
+        .bytes()
+        .position(|b| b == b'"' || b == b'\\' || b < 0x20)
+    {
+        out.push_str(&rest[..i]);
+        match rest.as_bytes()[i] {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            c => {
+                let _ = write!(out, "\\u{c:04x}");
             }
-            c => out.push(c),
         }
+        rest = &rest[i + 1..];
     }
+    out.push_str(rest);
     out.push('"');
 }
 
@@ -368,6 +383,7 @@ fn put_one(
         return Ok(None);
     }
     let stored = &rec.files[..rec.files.len().min(file_cap)];
+    let stored_files = stored.len() as i64;
     let file_count = to_sql(rec.file_count.max(rec.files.len() as u64));
     // Swarm numbers count only with the time they were measured.
     let (seeders, leechers) = match rec.scraped_at {
@@ -392,6 +408,7 @@ fn put_one(
         &content_type,
         &attributes,
         &rec.classified_rev,
+        &stored_files,
     ];
     // A new torrent (the common case) costs one insert: the unique index finds a known one.
     // Not an upsert: an upsert runs with a statement journal, which copies every page it
@@ -400,8 +417,8 @@ fn put_one(
         .prepare_cached(
             "INSERT INTO torrents (info_hash, name, total_size, file_count, private, \
                  piece_length, meta_version, first_seen, last_seen, seeders, leechers, \
-                 scraped_at, content_type, attributes, classified_rev) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, ?11, ?12, ?13, ?14) \
+                 scraped_at, content_type, attributes, classified_rev, stored_files) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) \
              ON CONFLICT (info_hash) DO NOTHING",
         )?
         .execute(values.as_slice())?
@@ -425,28 +442,46 @@ fn put_one(
                      seeders  = CASE WHEN ?11 >= coalesce(scraped_at, ?11) THEN ?9 ELSE seeders END, \
                      leechers = CASE WHEN ?11 >= coalesce(scraped_at, ?11) THEN ?10 ELSE leechers END, \
                      scraped_at = CASE WHEN ?11 >= coalesce(scraped_at, ?11) THEN ?11 ELSE scraped_at END, \
-                     content_type = ?12, attributes = ?13, classified_rev = ?14 \
-                 WHERE id = ?15",
+                     content_type = ?12, attributes = ?13, classified_rev = ?14, \
+                     stored_files = ?15 \
+                 WHERE id = ?16",
             )?
             .execute(values.as_slice())?;
             id
         }
     };
-    if existing.is_some() {
-        tx.prepare_cached("DELETE FROM files WHERE torrent_id = ?1")?
-            .execute([id])?;
-    }
     write_tags(tx, id, &rec.tags, existing.is_some())?;
-    let mut insert_file = tx.prepare_cached(
-        "INSERT INTO files (torrent_id, idx, path, size) VALUES (?1, ?2, ?3, ?4)",
-    )?;
-    let mut paths = String::new();
+    let text: usize = stored.iter().map(|f| f.path.len()).sum();
+    let mut paths = String::with_capacity(text + stored.len());
+    let mut json = String::with_capacity(text + 24 * stored.len() + 2);
+    json.push('[');
     for (idx, f) in stored.iter().enumerate() {
-        insert_file.execute(params![id, idx as i64, f.path, to_sql(f.size)])?;
         if idx > 0 {
             paths.push('\n');
+            json.push(',');
         }
         paths.push_str(&f.path);
+        json.push('[');
+        json_string(&mut json, &f.path);
+        let _ = write!(json, ",{}]", to_sql(f.size));
+    }
+    json.push(']');
+    match (stored.is_empty(), existing.is_some()) {
+        (true, false) => {}
+        (true, true) => {
+            tx.prepare_cached("DELETE FROM torrent_files WHERE torrent_id = ?1")?
+                .execute([id])?;
+        }
+        (false, false) => {
+            tx.prepare_cached("INSERT INTO torrent_files (torrent_id, files) VALUES (?1, ?2)")?
+                .execute(params![id, json])?;
+        }
+        (false, true) => {
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO torrent_files (torrent_id, files) VALUES (?1, ?2)",
+            )?
+            .execute(params![id, json])?;
+        }
     }
     Ok(Some((existing.is_none(), id, paths)))
 }
@@ -493,7 +528,11 @@ fn fill_torrent(
     t: &mut Torrent,
 ) -> rusqlite::Result<()> {
     t.files = conn
-        .prepare_cached("SELECT path, size FROM files WHERE torrent_id = ?1 ORDER BY idx")?
+        .prepare_cached(
+            "SELECT j.value ->> 0, j.value ->> 1 \
+             FROM torrent_files AS f, json_each(f.files) AS j \
+             WHERE f.torrent_id = ?1 ORDER BY j.key",
+        )?
         .query_map([id], |r| {
             Ok(FileEntry {
                 path: r.get(0)?,
@@ -1052,12 +1091,14 @@ impl Store for SqliteStore {
 
     fn stats(&self) -> Result<StoreStats> {
         let tx = self.conn.unchecked_transaction()?;
-        let (torrents, files_total, scraped): (i64, i64, i64) = tx.query_row(
-            "SELECT count(*), coalesce(sum(file_count), 0), count(scraped_at) FROM torrents",
+        let (torrents, files_total, scraped, file_rows): (i64, i64, i64, i64) = tx.query_row(
+            "SELECT count(*), coalesce(sum(file_count), 0), count(scraped_at), \
+                 coalesce(sum(stored_files), 0) \
+             FROM torrents",
             [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )?;
-        let file_rows = self.count("SELECT count(*) FROM files")?;
+        let file_rows = from_sql(file_rows);
         let blocked = self.count("SELECT count(*) FROM blocked")?;
         let page_count = self.pragma_u64("page_count")?;
         let page_size = self.pragma_u64("page_size")?;
@@ -1142,6 +1183,19 @@ impl Store for SqliteStore {
         )?;
         if orphans > 0 {
             problems.push(format!("fts: {orphans} index entries without a torrent"));
+        }
+        let bad_files = self.count(
+            "SELECT count(*) FROM torrents AS t \
+             LEFT JOIN torrent_files AS f ON f.torrent_id = t.id \
+             WHERE t.stored_files IS NOT coalesce( \
+                 CASE WHEN json_valid(f.files) THEN json_array_length(f.files) END, \
+                 CASE WHEN f.files IS NULL THEN 0 END)",
+        )?;
+        if bad_files > 0 {
+            problems.push(format!(
+                "{bad_files} torrents whose stored files are missing, not a JSON array or \
+                 not as many as recorded"
+            ));
         }
         let bad_attributes = self.count(
             "SELECT count(*) FROM torrents \

@@ -135,3 +135,110 @@ fn a_reader_sees_the_writers_commits() {
     writer.checkpoint().unwrap();
     assert_eq!(reader.stats().unwrap().torrents, 1);
 }
+
+/// A v2 database (one row per file) upgrades to one row of files per torrent: same files in
+/// the same order, the old table's pages given back.
+#[test]
+fn a_v2_database_moves_its_files_into_one_row_per_torrent() {
+    use store::conformance::test_hash;
+    use store::sqlite::migrations::MIGRATIONS;
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_path(&dir);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let conn = Connection::open(&path).unwrap();
+    // As the v2 code created databases.
+    conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")
+        .unwrap();
+    let _: String = conn
+        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+        .unwrap();
+    for script in &MIGRATIONS[..2] {
+        conn.execute_batch(script).unwrap();
+    }
+    conn.pragma_update(None, "user_version", 2).unwrap();
+    conn.pragma_update(None, "application_id", APPLICATION_ID)
+        .unwrap();
+    conn.execute(
+        "INSERT INTO torrents (id, info_hash, name, total_size, file_count, first_seen, \
+             last_seen) \
+         VALUES (1, ?1, 'with files', 3, 4, 1, 1), (2, ?2, 'no files', 0, 0, 1, 1)",
+        [&test_hash(1).0[..], &test_hash(2).0[..]],
+    )
+    .unwrap();
+    // Out of order on purpose: idx decides.
+    conn.execute_batch(
+        "INSERT INTO files (torrent_id, idx, path, size) VALUES \
+             (1, 2, 'c \"q\"', 30), (1, 0, 'a', 10), (1, 1, 'b/ünï', 9223372036854775807); \
+         INSERT INTO torrents_fts (rowid, name, paths) VALUES \
+             (1, 'with files', 'a' || char(10) || 'b/ünï' || char(10) || 'c \"q\"'), \
+             (2, 'no files', '');",
+    )
+    .unwrap();
+    drop(conn);
+
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(store.schema_version().unwrap(), latest_version());
+    let files: Vec<(String, u64)> = store
+        .get(&test_hash(1))
+        .unwrap()
+        .unwrap()
+        .files
+        .into_iter()
+        .map(|f| (f.path, f.size))
+        .collect();
+    assert_eq!(
+        files,
+        [
+            ("a".to_owned(), 10),
+            ("b/ünï".to_owned(), i64::MAX as u64),
+            ("c \"q\"".to_owned(), 30)
+        ]
+    );
+    assert!(store.get(&test_hash(2)).unwrap().unwrap().files.is_empty());
+    let stats = store.stats().unwrap();
+    assert_eq!((stats.file_rows, stats.files_total), (3, 4));
+    assert_eq!(stats.free_pages, 0, "{stats:?}");
+    assert!(store.integrity_check().unwrap().is_empty());
+    assert_eq!(store.search("unï", 10).unwrap().len(), 1);
+    drop(store);
+    let conn = Connection::open(&path).unwrap();
+    let old: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_schema WHERE name = 'files'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(old, 0);
+}
+
+#[test]
+fn integrity_check_notices_files_out_of_sync() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = SqliteStore::open(db_path(&dir)).unwrap();
+    store
+        .put_batch(&[
+            test_record(1, "one", &[("a", 1), ("b", 2)], 1),
+            test_record(2, "two", &[("c", 1)], 1),
+        ])
+        .unwrap();
+    assert!(store.integrity_check().unwrap().is_empty());
+    let conn = Connection::open(db_path(&dir)).unwrap();
+    for tamper in [
+        "UPDATE torrent_files SET files = '[[\"a\",1]]' WHERE torrent_id = 1",
+        "UPDATE torrent_files SET files = 'not json' WHERE torrent_id = 1",
+        "DELETE FROM torrent_files WHERE torrent_id = 1",
+    ] {
+        // Behind the store's back, then repaired by putting the torrent again.
+        conn.execute_batch(tamper).unwrap();
+        let problems = store.integrity_check().unwrap();
+        assert!(
+            problems.iter().any(|p| p.contains("stored files")),
+            "{tamper}: {problems:?}"
+        );
+        store
+            .put_batch(&[test_record(1, "one", &[("a", 1), ("b", 2)], 2)])
+            .unwrap();
+        assert!(store.integrity_check().unwrap().is_empty(), "{tamper}");
+    }
+}

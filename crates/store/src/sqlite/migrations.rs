@@ -16,6 +16,10 @@
 //! or by rewriting it: a database created before v2 keeps `auto_vacuum = NONE` after the
 //! upgrade (its freed pages are reused, the file does not shrink) until it is compacted once
 //! ([`Store::compact`](crate::Store::compact), a `VACUUM`).
+//!
+//! v3 rewrites the file rows into one row per torrent (about 10 s per million torrents on
+//! the bench machine) and drops the old table; a database with incremental vacuum gives
+//! the freed pages back right after the upgrade.
 
 use rusqlite::{Connection, TransactionBehavior};
 
@@ -97,6 +101,27 @@ pub const MIGRATIONS: &[&str] = &[
     -- first in SQLite), then oldest last_seen, then id (implicit in the index).
     CREATE INDEX torrents_eviction ON torrents (seeders, last_seen);
     "#,
+    // v3: a torrent's stored files in one row instead of one row each.
+    r#"
+    -- Files are only ever written and read a whole torrent at a time; a row per file cost a
+    -- B-tree insert per file (a quarter of the ingest time at a million torrents). One row per
+    -- torrent that has files: a JSON array of [path, size] pairs, at most the store's file
+    -- cap, in info-dict order.
+    CREATE TABLE torrent_files (
+        torrent_id INTEGER PRIMARY KEY REFERENCES torrents (id) ON DELETE CASCADE,
+        files      TEXT    NOT NULL
+    );
+    INSERT INTO torrent_files (torrent_id, files)
+        SELECT torrent_id, json_group_array(json_array(path, size) ORDER BY idx)
+        FROM files GROUP BY torrent_id;
+    -- How many files torrent_files holds for the torrent (summed by `stats` without
+    -- parsing any JSON).
+    ALTER TABLE torrents ADD COLUMN stored_files INTEGER NOT NULL DEFAULT 0;
+    UPDATE torrents SET stored_files = c.n
+        FROM (SELECT torrent_id, count(*) AS n FROM files GROUP BY torrent_id) AS c
+        WHERE torrents.id = c.torrent_id;
+    DROP TABLE files;
+    "#,
 ];
 
 /// Newest schema version this binary knows.
@@ -142,7 +167,8 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
             return Err(Error::SchemaTooNew { found, supported });
         }
         if found == supported {
-            return Ok(());
+            drop(tx);
+            return give_back_free_pages(conn);
         }
         tx.execute_batch(MIGRATIONS[found as usize])?;
         tx.pragma_update(None, "user_version", found + 1)?;
@@ -151,6 +177,21 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
         }
         tx.commit()?;
     }
+}
+
+/// After an upgrade: a migration that rewrote a table (v3) leaves the old one's pages free;
+/// with incremental vacuum on, the file gives them back now rather than at the first
+/// eviction.
+fn give_back_free_pages(conn: &Connection) -> Result<()> {
+    let auto_vacuum: i64 = conn.pragma_query_value(None, "auto_vacuum", |r| r.get(0))?;
+    let free: i64 = conn.pragma_query_value(None, "freelist_count", |r| r.get(0))?;
+    if auto_vacuum == 2 && free > 0 {
+        // One page per step: step it to the end.
+        let mut stmt = conn.prepare("PRAGMA incremental_vacuum")?;
+        let mut rows = stmt.query([])?;
+        while rows.next()?.is_some() {}
+    }
+    Ok(())
 }
 
 fn check_ownership(conn: &Connection) -> Result<()> {
