@@ -42,6 +42,34 @@
 //! torrent at a million torrents, and a larger WAL copies such a page back once for many
 //! batches. The WAL file grows to about that size.
 //!
+//! # Search at scale
+//!
+//! A word search runs in one read transaction. First each word's torrents are counted, up
+//! to one past the *search window* ([`SqliteOptions::search_window`], 2,000): a count costs
+//! at most the window, however common the word.
+//!
+//! - **Selective queries**, every word in at most `window` torrents: bm25 over every match,
+//!   a name match weighted 10× a path match, best first (ties: most seeders, then oldest).
+//!   Exact, and cheap because the window bounds bm25's work.
+//! - **Broad queries**, some word in more torrents than that. bm25 is not used: its IDF
+//!   alone walks each word's whole doclist once per query (about 10 ms for a word in 40% of
+//!   a million torrents) and scoring costs about 1 µs per match (350 ms to rank all the
+//!   torrents holding `mkv` at a million). Instead the hits are the newest `window` torrents
+//!   with every word in the name, most seeders first (never measured last), then newest,
+//!   scored 2; and, if fewer than `limit` of those pass the filter, the other matches among
+//!   the newest `window` (some word only in file paths), likewise, scored 1.
+//!
+//! So a name match still ranks above a path match, and every match is found when a query
+//! has at most `window` of them in a tier. What degrades for a query with more matches than
+//! that: hits come from its most recent `window` matches only (an older, better seeded
+//! release does not show up until the query is narrowed); within a tier, bm25's preference
+//! for short names is replaced by swarm size; and a type or tag filter applies to those
+//! newest matches only, so a broad query restricted to a type that is rare among its
+//! matches can return fewer than `limit` hits although older ones exist. Cost: finding the
+//! newest `window` matches reads the words' doclists from the newest end until it has them;
+//! words that are each very common but rarely together are read to the end (the slowest
+//! queries at a million torrents: three-word p99 14 ms, worst 21 ms; `BENCHMARKS.md`).
+//!
 //! # Retention (`--max-db-size`)
 //!
 //! [`Store::evict_to_size`] measures the data as pages in use (`page_count - freelist_count`)
@@ -71,7 +99,7 @@
 
 pub mod migrations;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -108,6 +136,10 @@ pub struct SqliteOptions {
     /// memory, so the crawler's writer leaves it off; a long-lived reader (an HTTP API) may
     /// turn it on. An I/O error under a map is a signal, not an error.
     pub mmap_mib: u32,
+    /// Search work bound, in matches (see "Search at scale" in the module docs): a query
+    /// whose every word is in at most this many torrents is ranked by bm25 over all its
+    /// matches; a broader one looks at the newest this many torrents holding its rarest word.
+    pub search_window: u32,
 }
 
 impl Default for SqliteOptions {
@@ -118,15 +150,20 @@ impl Default for SqliteOptions {
             cache_kib: 32 * 1024,
             wal_autocheckpoint_kib: 64 * 1024,
             mmap_mib: 0,
+            search_window: DEFAULT_SEARCH_WINDOW,
         }
     }
 }
+
+/// Default [`SqliteOptions::search_window`].
+pub const DEFAULT_SEARCH_WINDOW: u32 = 2_000;
 
 /// The SQLite [`Store`].
 pub struct SqliteStore {
     conn: Connection,
     path: Option<PathBuf>,
     file_cap: usize,
+    search_window: i64,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -201,10 +238,13 @@ impl SqliteStore {
         let page_size: i64 = conn.pragma_query_value(None, "page_size", |r| r.get(0))?;
         let wal_pages = i64::from(options.wal_autocheckpoint_kib) * 1024 / page_size.max(512);
         conn.pragma_update(None, "wal_autocheckpoint", wal_pages.max(1))?;
+        // The search keeps a handful of statement shapes per filter combination.
+        conn.set_prepared_statement_cache_capacity(64);
         Ok(SqliteStore {
             conn,
             path,
             file_cap: options.file_cap,
+            search_window: i64::from(options.search_window.max(1)),
         })
     }
 
@@ -569,7 +609,30 @@ fn read_hit(r: &Row<'_>, score: impl FnOnce(Option<f64>) -> f64) -> rusqlite::Re
     ))
 }
 
-/// A word search: the SQL (hit columns, then the rank) and its parameters.
+/// Runs a hit query: ids and hits without tags.
+fn hit_rows(
+    conn: &Connection,
+    sql: &str,
+    values: Vec<Value>,
+    score: fn(Option<f64>) -> f64,
+) -> Result<Vec<(i64, Hit)>> {
+    Ok(conn
+        .prepare_cached(sql)?
+        .query_map(params_from_iter(values), |r| read_hit(r, score))?
+        .collect::<rusqlite::Result<_>>()?)
+}
+
+/// Fills in each hit's tags.
+fn with_tags(conn: &Connection, rows: Vec<(i64, Hit)>) -> Result<Vec<Hit>> {
+    let mut hits = Vec::with_capacity(rows.len());
+    for (id, mut hit) in rows {
+        hit.tags = read_tags(conn, id)?;
+        hits.push(hit);
+    }
+    Ok(hits)
+}
+
+/// A word search ranked by bm25: the SQL (hit columns, then the rank) and its parameters.
 ///
 /// `rank` is bm25 with the name weighted 10x the paths (configured in the migration); lower
 /// is better. Unfiltered: rank and cut inside FTS5, then join the few survivors. Filtered:
@@ -591,23 +654,87 @@ fn words_query(words: &[String], filter: &SearchFilter, limit: Value) -> (String
              FROM (SELECT rowid, rank FROM torrents_fts WHERE torrents_fts MATCH ?) AS m \
              JOIN torrents AS t ON t.id = m.rowid WHERE 1"
         );
-        if let Some(ct) = &filter.content_type {
-            sql.push_str(" AND t.content_type = ?");
-            values.push(Value::Text(ct.clone()));
-        }
-        if let Some(tag) = &filter.tag {
-            sql.push_str(
-                " AND EXISTS (SELECT 1 FROM torrent_tags AS g \
-                 WHERE g.torrent_id = t.id AND g.tag = ?)",
-            );
-            values.push(Value::Text(tag.clone()));
-        }
+        filter_sql(filter, &mut sql, &mut values);
         sql.push_str(" ORDER BY m.rank, coalesce(t.seeders, -1) DESC, t.id LIMIT ?");
         values.push(limit);
         sql
     };
     (sql, values)
 }
+
+/// Appends the filter's conditions on `torrents AS t` (and their values).
+fn filter_sql(filter: &SearchFilter, sql: &mut String, values: &mut Vec<Value>) {
+    if let Some(ct) = &filter.content_type {
+        sql.push_str(" AND t.content_type = ?");
+        values.push(Value::Text(ct.clone()));
+    }
+    if let Some(tag) = &filter.tag {
+        sql.push_str(
+            " AND EXISTS (SELECT 1 FROM torrent_tags AS g \
+             WHERE g.torrent_id = t.id AND g.tag = ?)",
+        );
+        values.push(Value::Text(tag.clone()));
+    }
+}
+
+/// How many torrents an FTS5 expression matches, counted up to a bound (`?2`): a cost
+/// proportional to the bound, however common the words.
+const COUNT_UP_TO: &str = "SELECT count(*) FROM \
+     (SELECT 1 FROM torrents_fts WHERE torrents_fts MATCH ?1 LIMIT ?2)";
+
+/// The newest `?2` torrents an FTS5 expression matches, newest first.
+const NEWEST_MATCHES: &str = "SELECT rowid FROM torrents_fts WHERE torrents_fts MATCH ?1 \
+     ORDER BY rowid DESC LIMIT ?2";
+
+/// One tier of a broad search: those of `ids` that pass the filter, most seeders first
+/// (unmeasured last), then newest, as hits scored `score`.
+fn broad_rows(
+    conn: &Connection,
+    ids: &[i64],
+    filter: &SearchFilter,
+    limit: usize,
+    score: f64,
+) -> Result<Vec<(i64, Hit)>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    // The ids travel as one JSON array: no statement per id, no temporary table.
+    let mut json = String::with_capacity(ids.len() * 8);
+    json.push('[');
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            json.push(',');
+        }
+        json.push_str(&id.to_string());
+    }
+    json.push(']');
+    let (sql, values) = broad_rows_query(json, filter, limit);
+    let mut rows = hit_rows(conn, &sql, values, |_| 0.0)?;
+    for (_, hit) in &mut rows {
+        hit.score = score;
+    }
+    Ok(rows)
+}
+
+/// [`broad_rows`]' SQL and parameters, for `ids` as a JSON array.
+fn broad_rows_query(ids: String, filter: &SearchFilter, limit: usize) -> (String, Vec<Value>) {
+    let mut values = vec![Value::Text(ids)];
+    // CROSS JOIN keeps this order: the ids drive, each torrent is found by primary key (left
+    // to itself the planner may walk a filter's index over the whole table instead).
+    let mut sql = format!(
+        "SELECT {HIT_COLUMNS}, NULL FROM json_each(?) AS j \
+         CROSS JOIN torrents AS t ON t.id = j.value WHERE 1"
+    );
+    filter_sql(filter, &mut sql, &mut values);
+    sql.push_str(" ORDER BY coalesce(t.seeders, -1) DESC, t.id DESC LIMIT ?");
+    values.push(Value::Integer(limit_sql(limit)));
+    (sql, values)
+}
+
+/// Score of a broad search's hits whose every word is in the name.
+const BROAD_NAME_SCORE: f64 = 2.0;
+/// Score of a broad search's other hits (some word only in file paths).
+const BROAD_PATHS_SCORE: f64 = 1.0;
 
 /// A listing without words, newest (highest id) first, walking the filter's index backwards:
 /// the SQL (hit columns, then a NULL score) and its parameters. `filter` is not empty.
@@ -670,15 +797,60 @@ impl SqliteStore {
         score: fn(Option<f64>) -> f64,
     ) -> Result<Vec<Hit>> {
         let tx = self.conn.unchecked_transaction()?;
-        let rows: Vec<(i64, Hit)> = tx
-            .prepare_cached(sql)?
-            .query_map(params_from_iter(values), |r| read_hit(r, score))?
-            .collect::<rusqlite::Result<_>>()?;
-        let mut hits = Vec::with_capacity(rows.len());
-        for (id, mut hit) in rows {
-            hit.tags = read_tags(&tx, id)?;
-            hits.push(hit);
+        let rows = hit_rows(&tx, sql, values, score)?;
+        let hits = with_tags(&tx, rows)?;
+        tx.commit()?;
+        Ok(hits)
+    }
+
+    /// A word search (see "Search at scale" in the module docs).
+    fn search_words(
+        &self,
+        words: &[String],
+        filter: &SearchFilter,
+        limit: usize,
+    ) -> Result<Vec<Hit>> {
+        let tx = self.conn.unchecked_transaction()?;
+        let window = self.search_window;
+        // Each word's number of torrents, counted up to one past the window.
+        let mut counts: Vec<(String, i64)> = Vec::with_capacity(words.len());
+        for word in words {
+            let phrase = fts5_match(std::slice::from_ref(word));
+            if counts.iter().any(|(p, _)| *p == phrase) {
+                continue;
+            }
+            let n = tx
+                .prepare_cached(COUNT_UP_TO)?
+                .query_row(params![phrase, window + 1], |r| r.get(0))?;
+            counts.push((phrase, n));
         }
+        let rows = if counts.iter().all(|(_, n)| *n <= window) {
+            // Selective: bm25 over every match (at most the window of them).
+            let (sql, values) = words_query(words, filter, Value::Integer(limit_sql(limit)));
+            hit_rows(&tx, &sql, values, |rank| -rank.unwrap_or(0.0))?
+        } else {
+            // Broad: the newest `window` torrents with every word in the name (all of them
+            // if there are fewer), most seeded first; if they are not enough, then the other
+            // matches among the newest `window`, likewise.
+            let all = fts5_match(words);
+            let names: Vec<i64> = tx
+                .prepare_cached(NEWEST_MATCHES)?
+                .query_map(params![format!("name : ({all})"), window], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            let mut rows = broad_rows(&tx, &names, filter, limit, BROAD_NAME_SCORE)?;
+            if rows.len() < limit {
+                let in_name: HashSet<i64> = names.into_iter().collect();
+                let paths: Vec<i64> = tx
+                    .prepare_cached(NEWEST_MATCHES)?
+                    .query_map(params![all, window], |r| r.get(0))?
+                    .filter(|id| id.as_ref().map_or(true, |id| !in_name.contains(id)))
+                    .collect::<rusqlite::Result<_>>()?;
+                let rest = broad_rows(&tx, &paths, filter, limit - rows.len(), BROAD_PATHS_SCORE)?;
+                rows.extend(rest);
+            }
+            rows
+        };
+        let hits = with_tags(&tx, rows)?;
         tx.commit()?;
         Ok(hits)
     }
@@ -893,14 +1065,10 @@ impl Store for SqliteStore {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let limit = Value::Integer(limit_sql(limit));
         match words {
-            Some(words) => {
-                let (sql, values) = words_query(&words, filter, limit);
-                self.hits(&sql, values, |rank| -rank.unwrap_or(0.0))
-            }
+            Some(words) => self.search_words(&words, filter, limit),
             None => {
-                let (sql, values) = listing_query(filter, limit);
+                let (sql, values) = listing_query(filter, Value::Integer(limit_sql(limit)));
                 self.hits(&sql, values, |_| 0.0)
             }
         }
@@ -1283,6 +1451,205 @@ mod tests {
             "{p}"
         );
         assert!(p.contains("SEARCH t USING INTEGER PRIMARY KEY"), "{p}");
+    }
+
+    /// The broad search's statements: FTS5 walks its doclists newest first (no sort), the
+    /// ids drive the torrent lookups by primary key.
+    #[test]
+    fn broad_search_plans() {
+        let store = SqliteStore::open_in_memory().unwrap();
+        let p = plan(&store, NEWEST_MATCHES);
+        assert!(
+            p.starts_with("SCAN torrents_fts VIRTUAL TABLE INDEX"),
+            "{p}"
+        );
+        assert!(!p.contains("TEMP B-TREE"), "{p}");
+        let p = plan(&store, COUNT_UP_TO);
+        assert!(p.contains("SCAN torrents_fts VIRTUAL TABLE INDEX"), "{p}");
+        for f in [filter(None, None), filter(Some("movie"), Some("hd"))] {
+            let p = plan(&store, &broad_rows_query("[1]".into(), &f, 20).0);
+            assert!(p.starts_with("SCAN j VIRTUAL TABLE"), "{p}");
+            assert!(p.contains("SEARCH t USING INTEGER PRIMARY KEY"), "{p}");
+        }
+    }
+
+    /// A store whose search window is `window` torrents.
+    fn windowed(window: u32) -> SqliteStore {
+        SqliteStore::open_in_memory_with(SqliteOptions {
+            search_window: window,
+            ..SqliteOptions::default()
+        })
+        .unwrap()
+    }
+
+    fn seeded(mut rec: TorrentRecord, seeders: Option<u32>) -> TorrentRecord {
+        rec.seeders = seeders;
+        rec.scraped_at = seeders.map(|_| 1);
+        rec
+    }
+
+    fn found(hits: &[Hit]) -> Vec<(String, f64)> {
+        hits.iter().map(|h| (h.name.clone(), h.score)).collect()
+    }
+
+    /// Past the window, a search ranks name matches first, then path matches, each by
+    /// seeders (unmeasured last) then newest; every match is found while a tier's matches fit
+    /// the window.
+    #[test]
+    fn broad_search_ranks_name_then_paths_by_seeders() {
+        use crate::conformance::test_record;
+        let mut store = windowed(3);
+        store
+            .put_batch(&[
+                seeded(test_record(1, "common one", &[("a", 1)], 1), Some(5)),
+                seeded(test_record(2, "common two", &[("b", 1)], 1), Some(50)),
+                seeded(
+                    test_record(3, "other", &[("common/c.bin", 1)], 1),
+                    Some(100),
+                ),
+                seeded(test_record(4, "common four", &[("d", 1)], 1), None),
+                seeded(test_record(5, "zzz", &[("common.txt", 1)], 1), Some(1)),
+                seeded(test_record(6, "rare", &[("e", 1)], 1), Some(1)),
+            ])
+            .unwrap();
+        // "common" is in 5 torrents, more than the window: a broad search.
+        let hits = store.search("common", 10).unwrap();
+        assert_eq!(
+            found(&hits),
+            [
+                ("common two".to_owned(), BROAD_NAME_SCORE),
+                ("common one".to_owned(), BROAD_NAME_SCORE),
+                ("common four".to_owned(), BROAD_NAME_SCORE),
+                ("other".to_owned(), BROAD_PATHS_SCORE),
+                ("zzz".to_owned(), BROAD_PATHS_SCORE),
+            ]
+        );
+        assert!(hits.windows(2).all(|w| w[0].score >= w[1].score));
+        // The limit cuts the name tier; the path tier is not even read.
+        assert_eq!(store.search("common", 2).unwrap().len(), 2);
+        // A selective query is still ranked by bm25 (and scored by it).
+        let rare = store.search("rare", 10).unwrap();
+        assert_eq!(rare.len(), 1);
+        assert!(![BROAD_NAME_SCORE, BROAD_PATHS_SCORE].contains(&rare[0].score));
+        // A broad word with a selective one: every match, and only matches.
+        store
+            .put_batch(&[seeded(test_record(7, "common rare", &[("f", 1)], 1), None)])
+            .unwrap();
+        assert_eq!(
+            found(&store.search("rare common", 10).unwrap()),
+            [("common rare".to_owned(), BROAD_NAME_SCORE)]
+        );
+        // A word that matches nothing makes an empty result, broad or not.
+        assert!(store.search("common nothing", 10).unwrap().is_empty());
+    }
+
+    /// The window bounds a broad search to its newest matches, per tier; a filter applies
+    /// within them.
+    #[test]
+    fn broad_search_window_and_filters() {
+        use crate::conformance::classified_record;
+        let mut store = windowed(2);
+        let records: Vec<TorrentRecord> = [
+            (1, "word a", "movie", 500),
+            (2, "word b", "tv", 40),
+            (3, "word c", "movie", 30),
+            (4, "word d", "tv", 20),
+            (5, "word e", "tv", 10),
+        ]
+        .into_iter()
+        .map(|(n, name, ct, seeders)| {
+            seeded(
+                classified_record(n, name, Some(ct), &["x"], 1),
+                Some(seeders),
+            )
+        })
+        .collect();
+        store.put_batch(&records).unwrap();
+        let names = |q: &str, f: &SearchFilter| -> Vec<String> {
+            store
+                .search_filtered(q, f, 10)
+                .unwrap()
+                .into_iter()
+                .map(|h| h.name)
+                .collect()
+        };
+        // The newest two name matches (e, d), most seeded first; their paths repeat the
+        // name, so the path tier adds nothing. "word a" has the most seeders but is older
+        // than the window.
+        assert_eq!(
+            names("word", &SearchFilter::default()),
+            ["word d", "word e"]
+        );
+        // A filter applies within the window: no movie among the newest two.
+        assert!(names("word", &filter(Some("movie"), None)).is_empty());
+        assert_eq!(
+            names("word", &filter(Some("tv"), Some("x"))),
+            ["word d", "word e"]
+        );
+        // Narrowing the query brings an older torrent back.
+        assert_eq!(names("word a", &SearchFilter::default()), ["word a"]);
+        assert_eq!(names("word a", &filter(Some("movie"), None)), ["word a"]);
+    }
+
+    /// User text stays inert on the broad path (column filters and NOT are built around it).
+    #[test]
+    fn broad_search_syntax_is_inert() {
+        use crate::conformance::test_record;
+        let mut store = windowed(1);
+        store
+            .put_batch(&[
+                test_record(1, "x Tom and Jerry", &[("tom-and-jerry.avi", 1)], 1),
+                test_record(2, "x foo-bar baz", &[("f", 1)], 1),
+                test_record(3, "x Title: NEAR Star*", &[("s", 1)], 1),
+            ])
+            .unwrap();
+        for q in [
+            "\"",
+            "*",
+            "-",
+            "(",
+            ")",
+            "AND",
+            "OR",
+            "NOT",
+            "NEAR(",
+            "\"unterminated",
+            "tom\"",
+            "tom*",
+            "-jerry",
+            "(tom",
+            "title:tom",
+            "name:tom",
+            "^tom",
+            "a\0b",
+            "{name}: tom",
+            "NEAR(tom jerry, 2)",
+            "'",
+            "\\",
+            "name",
+            "paths",
+            ") OR (",
+            "x) OR (x",
+        ] {
+            match store.search(&format!("x {q}"), 10) {
+                Ok(_) => {}
+                Err(e) => panic!("query {q:?} failed: {e}"),
+            }
+        }
+        assert_eq!(
+            found(&store.search("x foo-bar", 10).unwrap()),
+            [("x foo-bar baz".to_owned(), BROAD_NAME_SCORE)]
+        );
+        assert_eq!(
+            found(&store.search("x jerry", 10).unwrap()),
+            [("x Tom and Jerry".to_owned(), BROAD_NAME_SCORE)]
+        );
+        assert_eq!(
+            found(&store.search("x avi", 10).unwrap()),
+            [("x Tom and Jerry".to_owned(), BROAD_PATHS_SCORE)]
+        );
+        // "x) OR (x" is three words, none an operator, and nothing holds "or".
+        assert!(store.search("x) OR (x", 10).unwrap().is_empty());
     }
 
     fn filter(content_type: Option<&str>, tag: Option<&str>) -> SearchFilter {

@@ -69,6 +69,9 @@ pub trait Store: Send + std::fmt::Debug {
     /// [`SearchQuery`](crate::SearchQuery) for how user text is read; text with no word in it
     /// is [`Error::EmptyQuery`](crate::Error::EmptyQuery). The same as
     /// [`search_filtered`](Store::search_filtered) with no filter.
+    ///
+    /// A backend may bound the work of a very broad query: its hits are then the best of its
+    /// most recent matches (SQLite: "Search at scale" in [`crate::sqlite`]).
     fn search(&self, query: &str, limit: usize) -> Result<Vec<Hit>> {
         self.search_filtered(query, &SearchFilter::default(), limit)
     }

@@ -201,8 +201,9 @@ pub struct Hit {
     pub leechers: Option<u32>,
     /// Last seen.
     pub last_seen: UnixSeconds,
-    /// Relevance: higher is better. Backend-specific scale (SQLite: `-bm25`); an exact
-    /// infohash hit scores `f64::INFINITY`; a listing without words (a filter only) scores 0.
+    /// Relevance: higher is better. Backend-specific scale (SQLite: `-bm25`, or for a broad
+    /// query 2 when every word is in the name and 1 otherwise); an exact infohash hit scores
+    /// `f64::INFINITY`; a listing without words (a filter only) scores 0.
     pub score: f64,
     /// Content type; `None`: unclassified.
     pub content_type: Option<String>,
