@@ -550,6 +550,12 @@ def report(args):
         racers.update(d["racers"])  # racers not re-run keep their earlier result (and date)
         d["racers"] = racers
         parts[d["part"]] = d
+    if args.runtime_s is not None:
+        results["last_run"] = {
+            "parts": [json.load(open(x, encoding="utf-8"))["part"] for x in args.parts] or args.run_parts.split(),
+            "race_sh_seconds_build_included": args.runtime_s, "cpus": os.cpu_count(),
+            "loadavg_at_start": args.loadavg, "git": args.git,
+        }
     results["reproduce"] = {
         "both parts (default caps; BitAgent alone on the lab)": "bench/race.sh",
         "libtorrent race (both racers)": "bench/race.sh libtorrent",
@@ -659,6 +665,10 @@ def main():
     p.add_argument("--baseline-args", default="", help="extra flags for baseline_crawler.py")
     p.add_argument("--keep-logs", help="copy each racer's logs to this directory")
     p.add_argument("--results")
+    p.add_argument("--runtime-s", type=int, help="report: how long race.sh took")
+    p.add_argument("--run-parts", default="", help="report: the parts run (when no part file is given)")
+    p.add_argument("--loadavg", default="", help="report: /proc/loadavg when race.sh started")
+    p.add_argument("--git", default="", help="report: the commit measured (and whether the tree was dirty)")
     args = p.parse_intermixed_args()
     if args.part == "report":
         report(args)

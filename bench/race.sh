@@ -57,6 +57,8 @@ RESULTS=bench/results/race.json
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 started=${BA_RACE_T0:-$(date +%s)}
+loadavg=$(cut -d' ' -f1-3 /proc/loadavg)
+git=$(git describe --always --dirty 2>/dev/null || echo unknown)
 
 KEEP=()
 if [[ -n "${KEEP_LOGS:-}" ]]; then
@@ -82,6 +84,7 @@ for part in "${PARTS[@]}"; do
     outs+=("$WORK/$part.json")
     if [[ -n "${KEEP_LOGS:-}" ]]; then cp "$WORK/$part.json" "$KEEP_LOGS/"; fi
 done
-"$PY" bench/race.py report --results "$RESULTS" "${outs[@]}"
+"$PY" bench/race.py report --results "$RESULTS" --runtime-s "$(($(date +%s) - started))" \
+    --loadavg "$loadavg" --git "$git" "${outs[@]}"
 echo
 echo "results: $RESULTS; race.sh took $(($(date +%s) - started)) s, build included (parts: ${PARTS[*]})"
