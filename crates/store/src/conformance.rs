@@ -732,6 +732,39 @@ pub fn search_unicode(store: &mut dyn Store) {
     assert_eq!(names(store, "ДОРОГА", 10), ["Straße 🎵 Ünïcödé"]);
 }
 
+/// User text that looks like FTS5 or SQL syntax: every backend must treat it as plain words
+/// (or as no words at all). Shared with backend-specific tests of other search paths.
+pub const SYNTAX_PROBES: &[&str] = &[
+    "\"",
+    "*",
+    "-",
+    "(",
+    ")",
+    "AND",
+    "OR",
+    "NOT",
+    "NEAR(",
+    "\"unterminated",
+    "tom\"",
+    "tom*",
+    "-jerry",
+    "tom AND",
+    "(tom",
+    "title:tom",
+    "name:tom",
+    "^tom",
+    "tom OR jerry",
+    "a\0b",
+    "{name}: tom",
+    "NEAR(tom jerry, 2)",
+    "'",
+    "tom'",
+    "\\",
+    "%",
+    "_",
+    "tom;DROP TABLE torrents",
+];
+
 /// Query syntax characters are inert: no query errors except one with no words.
 pub fn search_fts_syntax_is_inert(store: &mut dyn Store) {
     store
@@ -741,36 +774,7 @@ pub fn search_fts_syntax_is_inert(store: &mut dyn Store) {
             test_record(3, "Title: NEAR Star*", &[("s", 1)], 1),
         ])
         .unwrap();
-    for q in [
-        "\"",
-        "*",
-        "-",
-        "(",
-        ")",
-        "AND",
-        "OR",
-        "NOT",
-        "NEAR(",
-        "\"unterminated",
-        "tom\"",
-        "tom*",
-        "-jerry",
-        "tom AND",
-        "(tom",
-        "title:tom",
-        "name:tom",
-        "^tom",
-        "tom OR jerry",
-        "a\0b",
-        "{name}: tom",
-        "NEAR(tom jerry, 2)",
-        "'",
-        "tom'",
-        "\\",
-        "%",
-        "_",
-        "tom;DROP TABLE torrents",
-    ] {
+    for q in SYNTAX_PROBES {
         match store.search(q, 10) {
             Ok(_) | Err(Error::EmptyQuery) => {}
             Err(e) => panic!("query {q:?} failed: {e}"),
