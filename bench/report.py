@@ -63,10 +63,60 @@ if sc:
             (r["steady_rss_mib"] * 1.048576 <= target) if target else None,
             f"NODES={r.get('nodes', 1000)} TORRENTS={r['torrents']} DURATION={r['duration_s']} bench/scaling-factor.sh {f}")
 
+
+
+def race_rows(race):
+    """bench/race.sh writes every racer's figures and the verdicts; one row per racer (its
+    figures, dated: a racer not re-run keeps its earlier result) and one per target."""
+    def t(v):
+        return "not reached" if v is None else f"{v:.1f} s"
+
+    for name in ("libtorrent", "lab"):
+        part = race.get("parts", {}).get(name)
+        if not part:
+            continue
+        sw = part.get("swarm", {})
+        where = (f"libtorrent {sw.get('libtorrent')} swarm, {sw.get('sessions')} sessions, "
+                 f"{fmt(sw.get('torrents'))} v1 torrents, DoS limit on" if name == "libtorrent"
+                 else f"bitagent lab, {fmt(sw.get('nodes'))} nodes, {fmt(sw.get('torrents'))} torrents")
+        for racer in ("bitagent", "baseline"):
+            r = part["racers"].get(racer)
+            if not r:
+                continue
+            m = r["milestones"]
+            if r.get("blocked") is None:
+                blocked = "n/a (the lab bans nobody)"
+            elif r["blocked"]:
+                blocked = f"YES, by {r['banned_by_sessions']} of {sw.get('sessions')} sessions"
+            else:
+                blocked = "no"
+            value = (f"persisted 50/90/100%: {' / '.join(t(m['persisted'][k]) for k in ('50', '90', '100'))}; "
+                     f"CPU {fmt(m['persisted_cpu_s']['90'], ' s', 2)} at 90% ({fmt(r['cpu_s'], ' s', 2)} in all, "
+                     f"{fmt(r.get('cpu_ms_per_persisted'), ' ms', 2)} per torrent); peak RSS {fmt(r['peak_rss_mib'], ' MiB')}; "
+                     f"UDP sent {fmt(r.get('udp_packets_sent_own_count'), '', 0)}; "
+                     f"{fmt(r['persisted_verified'])}/{fmt(r['total'])} stored by its {r['cap_s']:.0f} s cap; "
+                     f"blocked: {blocked}; measured {r['started']}")
+            who = "BitAgent" if racer == "bitagent" else "baseline (libtorrent: sample_infohashes + magnets)"
+            row("crawl race", f"{where}: {who}", value, "-", None,
+                race.get("reproduce_by_racer", {}).get(f"{name}/{racer}", f"bench/race.sh {name}"))
+        v = race.get("verdicts", {}).get(name, {})
+        for key, label in (("time_to_90pct", "time"), ("cpu_to_90pct", "CPU")):
+            if key in v:
+                d = v[key]
+                ratio = d.get("ratio")
+                shown = (f"{ratio:.3f}" if ratio is not None else
+                         f"< {d['ratio_upper_bound']:.3f}" if d.get("ratio_upper_bound") is not None else "n/a")
+                row("crawl race", f"{name}: BitAgent's {label} to 90% persisted / the baseline's",
+                    f"{shown} ({d['how']})", "<= 0.333", d.get("met"), f"bench/race.sh {name}")
+        if v.get("never_blocked_met") is not None:
+            row("crawl race", f"{name}: BitAgent blocked by any node?",
+                "no" if v["never_blocked_met"] else "YES", "never", v["never_blocked_met"],
+                f"bench/race.sh {name}")
+
+
 race = load("race")
 if race:
-    for r in race.get("rows", []):
-        row("crawl race", r["figure"], r["value"], r.get("target", "-"), r.get("met"), r["command"])
+    race_rows(race)
 
 store = load("store")
 if store:
