@@ -12,7 +12,7 @@
 #   NODES=1000 TORRENTS=10000 DURATION=60 bench/scaling-factor.sh 1 10
 #
 # Steady-state RSS is the median of VmRSS samples (one a second) over the second half of the
-# run; peak RSS is VmHWM. Results also go to bench/results/scaling.json.
+# run (drift: how much it still moved within that half); peak RSS is VmHWM. Results also go to bench/results/scaling.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [[ -z "${BA_IN_NETNS:-}" ]] && command -v unshare >/dev/null && unshare -n true 2>/dev/null; then
@@ -55,7 +55,14 @@ for f in "${FACTORS[@]}"; do
     done
     wait "$timer" || true
     kill "$lab"; wait "$lab" 2>/dev/null || true
-    steady_kb=$(python3 -c 'import sys,statistics; v=[int(x) for x in open(sys.argv[1]).read().split()]; v=v[len(v)//2:]; print(int(statistics.median(v)) if v else 0)' "$WORK/rss")
+    # Steady = median over the second half; drift = the second half's last quarter minus its
+    # first quarter (medians): near 0 when the crawler's memory has levelled off.
+    read -r steady_kb drift_kb < <(python3 -c '
+import sys, statistics as s
+v = [int(x) for x in open(sys.argv[1]).read().split()]
+h = v[len(v) // 2:]
+q = max(1, len(h) // 4)
+print(int(s.median(h)) if h else 0, int(s.median(h[-q:]) - s.median(h[:q])) if h else 0)' "$WORK/rss")
     read -r rss_kb ut st <"$WORK/time"
     persisted=$(grep -o 'stored=[0-9]*' "$WORK/run.err" | tail -1 | cut -d= -f2)
     # Rate between the first status line after sampling started and the last one.
@@ -85,8 +92,8 @@ PY
     printf "%-7s %-11s %-10s %-12s %-10s %-16s %s\n" "$f" "$((steady_kb / 1024)) MiB" "$((rss_kb / 1024)) MiB" "$persisted" "$TORRENTS" "$rate" "$cpu"
     [[ $first == 1 ]] || echo "," >>"$JSON.tmp"
     first=0
-    printf '{"factor": %s, "nodes": '"$NODES"', "steady_rss_mib": %.1f, "peak_rss_mib": %.1f, "persisted": %s, "torrents": %s, "duration_s": %s, "persisted_per_min": "%s", "cpu_s": %s}' \
-        "$f" "$(python3 -c "print($steady_kb/1024)")" "$(python3 -c "print($rss_kb/1024)")" "${persisted:-0}" "$TORRENTS" "$DURATION" "$rate" "$cpu" >>"$JSON.tmp"
+    printf '{"factor": %s, "nodes": '"$NODES"', "steady_rss_mib": %.1f, "rss_drift_mib": %.1f, "peak_rss_mib": %.1f, "persisted": %s, "torrents": %s, "duration_s": %s, "persisted_per_min": "%s", "cpu_s": %s}' \
+        "$f" "$(python3 -c "print($steady_kb/1024)")" "$(python3 -c "print($drift_kb/1024)")" "$(python3 -c "print($rss_kb/1024)")" "${persisted:-0}" "$TORRENTS" "$DURATION" "$rate" "$cpu" >>"$JSON.tmp"
 done
 echo "]" >>"$JSON.tmp"
 mv "$JSON.tmp" "$JSON"
