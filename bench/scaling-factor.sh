@@ -17,6 +17,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 if [[ -z "${BA_IN_NETNS:-}" ]] && command -v unshare >/dev/null && unshare -n true 2>/dev/null; then
     cargo build --release -q -p bitagent
+    cargo bench -q -p store --bench scale --no-run
     exec env BA_IN_NETNS=1 unshare -n bash -c 'ip link set lo up && exec "$0" "$@"' "$0" "$@"
 fi
 cargo build --release -q --offline -p bitagent 2>/dev/null || true
@@ -24,10 +25,20 @@ B=target/release/bitagent
 NODES=${NODES:-1000}
 TORRENTS=${TORRENTS:-10000}
 DURATION=${DURATION:-60}
+PREFILL=${PREFILL:-200000}
 FACTORS=("${@:-1 2 4 8 10}")
 read -r -a FACTORS <<<"${FACTORS[*]}"
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+
+# Every crawl starts on a database already holding PREFILL torrents (lab::synth, ~1 KB each):
+# a crawler that has run for a while has one, and its page cache fills as it would then.
+if [[ "$PREFILL" -gt 0 ]]; then
+    cargo bench -q --offline -p store --bench scale -- --bench --sizes "$PREFILL" --queries 1 \
+        --repeat 1 --only ingest --json - --db "$WORK/prefill.db" >"$WORK/prefill.out"
+    sqlite3_bytes=$(stat -c %s "$WORK/prefill.db")
+    echo "prefilled database: $PREFILL torrents, $((sqlite3_bytes >> 20)) MiB"
+fi
 
 mkdir -p bench/results
 JSON=bench/results/scaling.json
@@ -36,6 +47,8 @@ first=1
 printf "%-7s %-11s %-10s %-12s %-10s %-16s %s\n" factor steady_rss peak_rss persisted of_total per_min_sampling cpu_s
 for f in "${FACTORS[@]}"; do
     rm -rf "$WORK/data" "$WORK/lab.out"
+    mkdir -p "$WORK/data"
+    [[ "$PREFILL" -gt 0 ]] && cp "$WORK/prefill.db" "$WORK/data/bitagent.sqlite3"
     $B lab --nodes "$NODES" --torrents "$TORRENTS" --first-ip 127.1.0.10 >"$WORK/lab.out" 2>"$WORK/lab.err" &
     lab=$!
     for _ in $(seq 1 600); do grep -q '"ready"' "$WORK/lab.out" 2>/dev/null && break; sleep 0.1; done
@@ -64,7 +77,8 @@ h = v[len(v) // 2:]
 q = max(1, len(h) // 4)
 print(int(s.median(h)) if h else 0, int(s.median(h[-q:]) - s.median(h[:q])) if h else 0)' "$WORK/rss")
     read -r rss_kb ut st <"$WORK/time"
-    persisted=$(grep -o 'stored=[0-9]*' "$WORK/run.err" | tail -1 | cut -d= -f2)
+    stored=$(grep -o 'stored=[0-9]*' "$WORK/run.err" | tail -1 | cut -d= -f2)
+    persisted=$(( ${stored:-$PREFILL} - PREFILL ))
     # Rate between the first status line after sampling started and the last one.
     rate=$(python3 - "$WORK/run.err" <<'PY'
 import re, sys, datetime
@@ -92,7 +106,7 @@ PY
     printf "%-7s %-11s %-10s %-12s %-10s %-16s %s\n" "$f" "$((steady_kb / 1024)) MiB" "$((rss_kb / 1024)) MiB" "$persisted" "$TORRENTS" "$rate" "$cpu"
     [[ $first == 1 ]] || echo "," >>"$JSON.tmp"
     first=0
-    printf '{"factor": %s, "nodes": '"$NODES"', "steady_rss_mib": %.1f, "rss_drift_mib": %.1f, "peak_rss_mib": %.1f, "persisted": %s, "torrents": %s, "duration_s": %s, "persisted_per_min": "%s", "cpu_s": %s}' \
+    printf '{"factor": %s, "nodes": '"$NODES"', "steady_rss_mib": %.1f, "rss_drift_mib": %.1f, "peak_rss_mib": %.1f, "persisted": %s, "torrents": %s, "prefill": '"$PREFILL"', "duration_s": %s, "persisted_per_min": "%s", "cpu_s": %s}' \
         "$f" "$(python3 -c "print($steady_kb/1024)")" "$(python3 -c "print($drift_kb/1024)")" "$(python3 -c "print($rss_kb/1024)")" "${persisted:-0}" "$TORRENTS" "$DURATION" "$rate" "$cpu" >>"$JSON.tmp"
 done
 echo "]" >>"$JSON.tmp"
