@@ -204,12 +204,12 @@ fn a_v2_database_moves_its_files_into_one_row_per_torrent() {
     let conn = Connection::open(&path).unwrap();
     let old: i64 = conn
         .query_row(
-            "SELECT count(*) FROM sqlite_schema WHERE name = 'files'",
+            "SELECT count(*) FROM sqlite_schema WHERE name IN ('files', 'torrents_eviction')",
             [],
             |r| r.get(0),
         )
         .unwrap();
-    assert_eq!(old, 0);
+    assert_eq!(old, 0, "v3 drops files, v4 the eviction index");
 }
 
 #[test]

@@ -122,6 +122,14 @@ pub const MIGRATIONS: &[&str] = &[
         WHERE torrents.id = c.torrent_id;
     DROP TABLE files;
     "#,
+    // v4: no index for the eviction order.
+    r#"
+    -- (seeders, last_seen) put every new torrent on a random leaf of its own index: at a
+    -- million torrents a sixth of the pages a batch dirtied, and ingest went from 19,600 to
+    -- 23,400 torrents/s without it. Eviction runs rarely (once a minute at most, and only
+    -- over the budget); it now scans the table once per call instead.
+    DROP INDEX torrents_eviction;
+    "#,
 ];
 
 /// Newest schema version this binary knows.
