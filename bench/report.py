@@ -91,7 +91,8 @@ def race_rows(race):
                 blocked = f"YES, by {r['banned_by_sessions']} of {sw.get('sessions')} sessions"
             else:
                 blocked = "no"
-            value = (f"persisted 50/90/100%: {' / '.join(t(m['persisted'][k]) for k in ('50', '90', '100'))}; "
+            value = (f"persisted 50/90/100%: {' / '.join(t(m['persisted'][k]) for k in ('50', '90', '100'))} "
+                     f"(discovered: {' / '.join(t(m['discovered'][k]) for k in ('50', '90', '100'))}); "
                      f"CPU {fmt(m['persisted_cpu_s']['90'], ' s', 2)} at 90% ({fmt(r['cpu_s'], ' s', 2)} in all, "
                      f"{fmt(r.get('cpu_ms_per_persisted'), ' ms', 2)} per torrent); peak RSS {fmt(r['peak_rss_mib'], ' MiB')}; "
                      f"UDP sent {fmt(r.get('udp_packets_sent_own_count'), '', 0)}; "
@@ -132,7 +133,9 @@ if store:
 
 missing = [p for p, d in (("engine", eng), ("race", race), ("scaling", sc), ("store", store)) if d is None]
 now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-lines = [BEGIN, "", f"Last `bench/run-all`: {now}. Each row's command reproduces it alone.", ""]
+lines = [BEGIN, "", f"Written {now} by `bench/report.py` (the last step of `bench/run-all`) from "
+         "bench/results/*.json. Each row's command reproduces it alone; a racer measured in an "
+         "earlier run says when.", ""]
 lines.append("| area | figure | value | target | met? | reproduce |")
 lines.append("| --- | --- | --- | --- | --- | --- |")
 for r in rows:
