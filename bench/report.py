@@ -58,7 +58,8 @@ if sc:
         row("memory per scaling factor", f"DHT_SCALING_FACTOR={f}",
             f"steady {fmt(r['steady_rss_mib'], ' MiB')} (drift {fmt(r.get('rss_drift_mib'), ' MiB')} within the 2nd half, "
             f"peak {fmt(r['peak_rss_mib'], ' MiB')}), "
-            f"{fmt(r['persisted'])} of {fmt(r['torrents'])} persisted in {r['duration_s']} s, "
+            f"{fmt(r['persisted'])} of {fmt(r['torrents'])} persisted in {r['duration_s']} s"
+            f"{' into a database already holding ' + fmt(r['prefill']) if r.get('prefill') else ''}, "
             f"{r['persisted_per_min']}/min while sampling, {fmt(r['cpu_s'])} CPU s",
             f"<= {target} MB" if target else "-",
             (r["steady_rss_mib"] * 1.048576 <= target) if target else None,
