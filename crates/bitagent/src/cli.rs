@@ -20,7 +20,7 @@ pub struct Cli {
     #[arg(long, value_name = "DIR", global = true)]
     pub data_dir: Option<PathBuf>,
 
-    /// Config file (TOML). Default: <data dir>/config.toml, else
+    /// Config file (TOML). Default: config.toml in the data directory, else
     /// $XDG_CONFIG_HOME/bitagent/config.toml, if present; env BITAGENT_CONFIG.
     /// `bitagent config` prints an example with every key.
     #[arg(long, value_name = "FILE", global = true)]
