@@ -428,6 +428,16 @@ def baseline_cap(args, ours_t90):
     return float(min(max(args.cap, int(3 * ours_t90) + 3), args.baseline_cap_max))
 
 
+def reproduce_line(kind, racer, args):
+    """The command that reruns this racer alone as it ran: a baseline given its own cap (a
+    long run, not run-all's `auto`) gets that cap in the line."""
+    if racer == "baseline" and args.baseline_cap != "auto":
+        if kind == "libtorrent":
+            return "RACERS=baseline BASELINE_CAP=%s bench/race.sh libtorrent" % args.baseline_cap
+        return "LAB_RACERS=baseline LAB_BASELINE_CAP=%s bench/race.sh lab" % args.baseline_cap
+    return REPRODUCE[(kind, racer)]
+
+
 def run_part(kind, args):
     # BitAgent first: with --baseline-cap auto its time to 90% sets the baseline's cap
     racers = sorted(args.racers.split(","), key=lambda r: r != "bitagent")
@@ -465,7 +475,8 @@ def run_part(kind, args):
                 else:
                     r = run_baseline(work, args.python, sw.bootstrap, ip, total, cap, args.stall,
                                      args.baseline_args.split())
-                r.update(ip=ip, cap_s=cap, started=started, total=total)
+                r.update(ip=ip, cap_s=cap, started=started, total=total,
+                         reproduce=reproduce_line(kind, racer, args))
                 if kind == "libtorrent":
                     view = swarm_view_lt(sw, ip, r["wall_start"])
                 else:
@@ -634,7 +645,7 @@ def print_table(results):
             elif ex:
                 print("          short of 90%: nothing persisted in its last 60 s")
             print("          command: %s" % r["command"])
-            print("          reproduce alone: %s" % REPRODUCE[(name, racer)])
+            print("          reproduce alone: %s" % r.get("reproduce", REPRODUCE[(name, racer)]))
         v = results["verdicts"].get(name)
         if v:
             def word(x):

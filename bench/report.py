@@ -100,10 +100,8 @@ def race_rows(race):
                      f"{fmt(r['persisted_verified'])}/{fmt(r['total'])} stored by its {r['cap_s']:.0f} s cap; "
                      f"blocked: {blocked}; measured {r['started']}")
             who = "BitAgent" if racer == "bitagent" else "baseline (libtorrent: sample_infohashes + magnets)"
-            command = race.get("reproduce_by_racer", {}).get(f"{name}/{racer}", f"bench/race.sh {name}")
-            if racer == "baseline" and name == "libtorrent" and r.get("cap_s", 0) > 200:
-                # A long run of its own (run-all's cap is ~3x BitAgent's time to 90%).
-                command = f"RACERS=baseline BASELINE_CAP={r['cap_s']:.0f} bench/race.sh libtorrent"
+            command = r.get("reproduce") or race.get("reproduce_by_racer", {}).get(
+                f"{name}/{racer}", f"bench/race.sh {name}")
             row("crawl race", f"{where}: {who}", value, "-", None, command)
         v = race.get("verdicts", {}).get(name, {})
         for key, label in (("time_to_90pct", "time"), ("cpu_to_90pct", "CPU")):
