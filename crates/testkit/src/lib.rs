@@ -1,0 +1,17 @@
+//! Test and bench support shared by the workspace (a dev-dependency only; nothing here ships in
+//! the binary).
+//!
+//! - [`rng`]: the one seeded RNG every test and bench draws from (ChaCha8), and the seed
+//!   convention: `BITAGENT_TEST_SEED` overrides a test's default seed, and a [`rng::SeedGuard`]
+//!   prints the seed when the test panics, so a failure can be replayed.
+//! - [`wait`]: bounded waits for async tests: [`wait::within`] (a step with a deadline) and
+//!   [`wait::eventually`] (poll a condition that has no event to await, bounded in count and
+//!   time).
+
+#![warn(missing_docs)]
+
+pub mod rng;
+pub mod wait;
+
+pub use rng::{SeedGuard, TestRng, seeded};
+pub use wait::{eventually, within};
