@@ -116,9 +116,9 @@ async fn direct(addr: &str, query: DirectQuery, opts: QueryOpts) -> anyhow::Resu
         Err(e) => return Err(anyhow::Error::new(e).context(format!("{method} {to} failed"))),
     };
     if opts.json {
-        println!("{}", render::reply_json(method, to, &local, &r));
+        outln!("{}", render::reply_json(method, to, &local, &r));
     } else {
-        print!("{}", render::reply_text(method, &r));
+        out!("{}", render::reply_text(method, &r));
     }
     Ok(())
 }
@@ -187,13 +187,15 @@ async fn get_peers(
             "responses": joined.responses,
             "routing_table_nodes": table,
         });
-        println!("{}", render::lookup_json(&boot, &found, elapsed, &local));
+        outln!("{}", render::lookup_json(&boot, &found, elapsed, &local));
     } else {
-        println!(
+        outln!(
             "bootstrap: {} answers from {} queries, {} nodes in the table",
-            joined.responses, joined.queries, table
+            joined.responses,
+            joined.queries,
+            table
         );
-        print!("{}", render::lookup_text(&found, elapsed));
+        out!("{}", render::lookup_text(&found, elapsed));
     }
     Ok(())
 }

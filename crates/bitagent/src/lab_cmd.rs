@@ -90,7 +90,7 @@ pub async fn run(args: LabArgs) -> anyhow::Result<()> {
         json!(hashes),
         startup.as_millis()
     );
-    println!("{ready}");
+    outln!("{ready}");
     eprintln!(
         "lab ready in {:.1} s: {} nodes, {} torrents. Crawl it with:\n  bitagent run --bootstrap {}",
         startup.as_secs_f64(),

@@ -11,6 +11,24 @@
 //! Every subcommand has `--json` for scripts: `node` prints JSON lines, the `dht` queries one
 //! JSON document (an `{"error": ..., "kind": ...}` object on failure). Logs go to stderr.
 
+/// `println!` for command output: writes through stdout and returns the error with `?` from
+/// the enclosing function instead of panicking, so a closed pipe (`bitagent search x | head
+/// -1`) ends the command quietly (see [`is_broken_pipe`]).
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use ::std::io::Write as _;
+        writeln!(::std::io::stdout().lock(), $($arg)*)?
+    }};
+}
+
+/// `print!` for command output; see [`outln!`].
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use ::std::io::Write as _;
+        write!(::std::io::stdout().lock(), $($arg)*)?
+    }};
+}
+
 mod cli;
 mod config;
 mod dht_cmd;
@@ -77,7 +95,7 @@ fn main() -> ExitCode {
             Ok(s) => Some(s),
             Err(e) => {
                 if json {
-                    println!("{}", json!({ "error": e.to_string(), "kind": "config" }));
+                    print_json(&json!({ "error": e.to_string(), "kind": "config" }));
                 }
                 eprintln!("error: {e}");
                 return ExitCode::FAILURE;
@@ -109,7 +127,7 @@ fn main() -> ExitCode {
             }
             Command::Lab(args) => lab_cmd::run(args).await,
             Command::Config => {
-                print!("{}", config::documented_defaults());
+                out!("{}", config::documented_defaults());
                 Ok(())
             }
             Command::Rules(cmd) => {
@@ -132,17 +150,34 @@ fn main() -> ExitCode {
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader went away (`| head -1`): a normal end, as for ripgrep.
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             let message = format!("{e:#}");
             if let Some(f) = e.downcast_ref::<metadata_cmd::Failed>().filter(|_| json) {
-                println!("{}", f.to_json());
+                print_json(&f.to_json());
             } else if json {
-                println!("{}", json!({ "error": message, "kind": error_kind(&e) }));
+                print_json(&json!({ "error": message, "kind": error_kind(&e) }));
             }
             eprintln!("error: {message}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// Whether `e` is a write to a stdout whose reader has gone away.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// An error document on stdout, best effort: the error itself goes to stderr anyway.
+fn print_json(doc: &serde_json::Value) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stdout().lock(), "{doc}");
 }
 
 /// A short machine-readable name for what went wrong.

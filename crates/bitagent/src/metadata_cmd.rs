@@ -105,9 +105,9 @@ pub async fn run(args: MetadataArgs) -> anyhow::Result<()> {
         return Err(Failed { cause, peers }.into());
     };
     if args.json {
-        println!("{}", to_json(&args.info_hash.to_hex(), from, elapsed, &m));
+        outln!("{}", to_json(&args.info_hash.to_hex(), from, elapsed, &m));
     } else {
-        print!("{}", to_text(&args.info_hash.to_hex(), from, elapsed, &m));
+        out!("{}", to_text(&args.info_hash.to_hex(), from, elapsed, &m));
     }
     Ok(())
 }

@@ -30,9 +30,9 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
             "id": id.to_hex(),
             "read_only": args.read_only,
         });
-        println!("{line}");
+        outln!("{line}");
     } else {
-        println!("listening on {addr} as {id}");
+        outln!("listening on {addr} as {id}");
     }
     tracing::info!(%addr, %id, read_only = args.read_only, "DHT node running");
 
@@ -83,9 +83,9 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
             _ = status.tick() => {
                 let st = node.stats().await?;
                 if args.json {
-                    println!("{}", render::status_json("status", &st));
+                    outln!("{}", render::status_json("status", &st));
                 } else {
-                    println!("{}", render::status_text(&st));
+                    outln!("{}", render::status_text(&st));
                 }
             }
             outcome = boot_rx.recv(), if boot_open => {
@@ -105,10 +105,10 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
     if args.json {
         let mut line = render::status_json("shutdown", &st);
         line["reason"] = json!(reason);
-        println!("{line}");
+        outln!("{line}");
     } else {
-        println!("{}", render::status_text(&st));
-        println!("stopped ({reason})");
+        outln!("{}", render::status_text(&st));
+        outln!("stopped ({reason})");
     }
     Ok(())
 }
@@ -140,14 +140,14 @@ async fn report_bootstrap(
                     "responses": r.responses,
                     "routing_table_nodes": nodes,
                 });
-                println!("{line}");
+                outln!("{line}");
             }
         }
         Err(e) => {
             tracing::warn!(error = %e, "bootstrap failed; the node keeps serving queries");
             if as_json {
                 let line = json!({ "event": "bootstrap", "error": e.to_string() });
-                println!("{line}");
+                outln!("{line}");
             }
         }
     }

@@ -180,7 +180,7 @@ pub async fn run(settings: Settings, args: RunArgs) -> anyhow::Result<()> {
             () = &mut until => break "duration",
             _ = tick.tick() => {
                 let st = crawler.status();
-                let per_min = rate.update(st.persisted);
+                let per_min = rate.update(Instant::now(), st.persisted);
                 match mode {
                     Status::Line => {
                         let mut e = std::io::stderr().lock();
@@ -257,29 +257,31 @@ async fn enforce_disk_budget(max: u64, writer: crawler::writer::WriterHandle) {
     }
 }
 
-/// Persisted-per-minute over the last minute, from status samples.
+/// Persisted-per-minute over the last minute, from status samples. With a status interval of
+/// a minute or more the window holds one sample only, so the oldest sample older than the
+/// window is kept as the baseline: the rate is then over the last interval.
 #[derive(Debug, Default)]
 struct Rate {
     samples: std::collections::VecDeque<(Instant, u64)>,
 }
 
 impl Rate {
-    fn update(&mut self, persisted: u64) -> f64 {
-        let now = Instant::now();
+    fn update(&mut self, now: Instant, persisted: u64) -> f64 {
+        const WINDOW: Duration = Duration::from_secs(60);
         self.samples.push_back((now, persisted));
         while self
             .samples
-            .front()
-            .is_some_and(|(t, _)| now - *t > Duration::from_secs(60))
+            .get(1)
+            .is_some_and(|(t, _)| now.saturating_duration_since(*t) >= WINDOW)
         {
             self.samples.pop_front();
         }
         let (t0, p0) = self.samples[0];
-        let secs = (now - t0).as_secs_f64();
+        let secs = now.saturating_duration_since(t0).as_secs_f64();
         if secs < 1.0 {
             return 0.0;
         }
-        (persisted - p0) as f64 * 60.0 / secs
+        persisted.saturating_sub(p0) as f64 * 60.0 / secs
     }
 }
 
@@ -321,4 +323,42 @@ pub fn status_json(s: &CrawlStatus) -> serde_json::Value {
         "stored": s.stored,
         "failed": s.failed,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_with_a_status_interval_of_a_minute_or_more() {
+        for interval in [60, 61, 90, 300] {
+            let t0 = Instant::now();
+            let mut rate = Rate::default();
+            assert_eq!(rate.update(t0, 0), 0.0);
+            let every = Duration::from_secs(interval);
+            // 120 persisted per interval.
+            let per_min = 120.0 * 60.0 / interval as f64;
+            assert_eq!(rate.update(t0 + every, 120), per_min, "interval {interval}");
+            assert_eq!(
+                rate.update(t0 + 2 * every, 240),
+                per_min,
+                "interval {interval}"
+            );
+        }
+    }
+
+    #[test]
+    fn rate_over_the_last_minute_with_short_intervals() {
+        let t0 = Instant::now();
+        let mut rate = Rate::default();
+        // 10 per second for two minutes, then 1 per second: the rate follows within a minute.
+        for s in 0..=120u64 {
+            rate.update(t0 + Duration::from_secs(s), s * 10);
+        }
+        let mut last = 0.0;
+        for s in 121..=180u64 {
+            last = rate.update(t0 + Duration::from_secs(s), 1200 + (s - 120));
+        }
+        assert_eq!(last, 60.0);
+    }
 }

@@ -66,11 +66,11 @@ pub fn search(settings: &Settings, args: SearchArgs) -> anyhow::Result<()> {
                 out.push(torrent_json(&t, Some(h.score)));
             }
         }
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        outln!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
     }
     if hits.is_empty() {
-        println!("no torrent matches {query:?}");
+        outln!("no torrent matches {query:?}");
         return Ok(());
     }
     for h in &hits {
@@ -78,7 +78,7 @@ pub fn search(settings: &Settings, args: SearchArgs) -> anyhow::Result<()> {
             (Some(s), Some(l)) => format!("  S:{s} L:{l}"),
             _ => String::new(),
         };
-        println!(
+        outln!(
             "{}  {:>10}  {:>5} files  {:<9}{}  {}",
             h.info_hash,
             crate::render::human_bytes(h.total_size),
@@ -142,38 +142,38 @@ pub async fn stats(settings: &Settings, args: StatsArgs) -> anyhow::Result<()> {
             "integrity": problems.as_ref().map(|p| if p.is_empty() { json!("ok") } else { json!(p) }),
             "crawler": live,
         });
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        outln!("{}", serde_json::to_string_pretty(&doc)?);
     } else {
-        println!("database     {}", db_path(&settings.data_dir).display());
-        println!("torrents     {}", s.torrents);
-        println!("files        {} ({} rows kept)", s.files_total, s.file_rows);
-        println!("scraped      {}", s.scraped);
-        println!("blocked      {}", s.blocked);
-        println!(
+        outln!("database     {}", db_path(&settings.data_dir).display());
+        outln!("torrents     {}", s.torrents);
+        outln!("files        {} ({} rows kept)", s.files_total, s.file_rows);
+        outln!("scraped      {}", s.scraped);
+        outln!("blocked      {}", s.blocked);
+        outln!(
             "size         {} (+ {} WAL)",
             crate::render::human_bytes(s.db_bytes),
             crate::render::human_bytes(s.wal_bytes)
         );
         for t in &tables {
-            println!("  {:<24} {}", t.name, crate::render::human_bytes(t.bytes));
+            outln!("  {:<24} {}", t.name, crate::render::human_bytes(t.bytes));
         }
-        println!("by type");
+        outln!("by type");
         for (t, n) in &types {
-            println!("  {:<24} {n}", t.as_deref().unwrap_or("unclassified"));
+            outln!("  {:<24} {n}", t.as_deref().unwrap_or("unclassified"));
         }
         if let Some(p) = &problems {
             if p.is_empty() {
-                println!("integrity    ok");
+                outln!("integrity    ok");
             } else {
-                println!("integrity    {} problem(s):", p.len());
+                outln!("integrity    {} problem(s):", p.len());
                 for line in p {
-                    println!("  {line}");
+                    outln!("  {line}");
                 }
             }
         }
         match &live {
-            Some(v) => println!("crawler      running: {v}"),
-            None => println!("crawler      not reachable on the HTTP address (not running?)"),
+            Some(v) => outln!("crawler      running: {v}"),
+            None => outln!("crawler      not reachable on the HTTP address (not running?)"),
         }
     }
     if problems.is_some_and(|p| !p.is_empty()) {
@@ -230,30 +230,30 @@ fn explain(settings: &Settings, a: &ExplainArgs) -> anyhow::Result<()> {
             Ok(()) => json!("keep"),
             Err(rule) => json!({"evict": rule}),
         };
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        outln!("{}", serde_json::to_string_pretty(&doc)?);
         return Ok(());
     }
-    println!("{}  {}", t.info_hash, t.name);
-    println!(
+    outln!("{}  {}", t.info_hash, t.name);
+    outln!(
         "stored as    {} {:?}",
         t.content_type.as_deref().unwrap_or("(unclassified)"),
         t.tags
     );
-    println!("classified   {}", v.content_type());
-    println!("tags         {:?}", v.tags);
+    outln!("classified   {}", v.content_type());
+    outln!("tags         {:?}", v.tags);
     for (k, val) in &v.attributes {
-        println!("  {k:<10} {val}");
+        outln!("  {k:<10} {val}");
     }
     match &v.drop {
-        Some(rule) => println!("verdict      drop (rule {rule})"),
-        None => println!("verdict      keep"),
+        Some(rule) => outln!("verdict      drop (rule {rule})"),
+        None => outln!("verdict      keep"),
     }
     if let Err(rule) = keep {
-        println!("retention    not kept (rule {rule})");
+        outln!("retention    not kept (rule {rule})");
     }
-    println!("fired        {}", v.fired.join(", "));
+    outln!("fired        {}", v.fired.join(", "));
     for e in &v.errors {
-        println!("error        {e}");
+        outln!("error        {e}");
     }
     Ok(())
 }
@@ -308,12 +308,12 @@ pub fn reclassify(settings: &Settings, a: ReclassifyArgs) -> anyhow::Result<()> 
     if tty {
         eprintln!();
     }
-    println!(
+    outln!(
         "reclassified {done} torrents in {:.1?} ({dropped} dropped and blocked by the rules); rules revision {rev}",
         started.elapsed()
     );
     for (t, n) in store.counts_by_content_type()? {
-        println!("  {:<10} {n}", t.as_deref().unwrap_or("(none)"));
+        outln!("  {:<10} {n}", t.as_deref().unwrap_or("(none)"));
     }
     Ok(())
 }
@@ -329,7 +329,7 @@ pub fn block(settings: &Settings, a: BlockArgs) -> anyhow::Result<()> {
         .filter(|h| store.get(h).ok().flatten().is_some())
         .count();
     let newly = store.block(&a.info_hashes, crawler::unix_now())?;
-    println!(
+    outln!(
         "blocked {} infohash(es) ({newly} newly; {existed} stored torrent(s) deleted). They will never be fetched or stored again.",
         a.info_hashes.len()
     );

@@ -353,3 +353,63 @@ fn bad_addr_is_a_clear_error() {
     let out = run(&["dht", "get-peers", HASH], Duration::from_secs(15));
     assert_eq!(out.status.code(), Some(2), "--bootstrap is required");
 }
+
+/// `bitagent search 1080p | head -1`, `bitagent stats | head -1`: a reader that goes away is a
+/// normal end for a command-line tool. Stdout here is a pipe whose read end is already closed,
+/// so the very first write fails with EPIPE, deterministically: the command must exit with
+/// status 0 and no panic or backtrace on stderr.
+#[test]
+fn closed_stdout_pipe_is_a_quiet_success() {
+    use store::{FileEntry, InfoHash, SqliteStore, Store, TorrentRecord};
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    {
+        let mut s = SqliteStore::open(data.join("bitagent.sqlite3")).unwrap();
+        let records: Vec<TorrentRecord> = (1..=50u8)
+            .map(|n| TorrentRecord {
+                info_hash: InfoHash([n; 20]),
+                name: format!("Some.Movie.{n}.1080p.BluRay.x264-GRP"),
+                total_size: 1 << 30,
+                files: vec![FileEntry {
+                    path: format!("Some.Movie.{n}.1080p.mkv"),
+                    size: 1 << 30,
+                }],
+                file_count: 1,
+                seen_at: 1_700_000_000,
+                ..TorrentRecord::default()
+            })
+            .collect();
+        s.put_batch(&records).unwrap();
+    }
+    for args in [
+        &["search", "1080p", "--limit", "50"][..],
+        &["search", "1080p", "--json"],
+        &["stats"],
+        &["stats", "--json"],
+        &["config"],
+    ] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let child = Command::new(BIN)
+            .arg("--data-dir")
+            .arg(data)
+            .args(args)
+            .env_clear()
+            .env("HOME", data)
+            .env("BITAGENT_HTTP", "off")
+            .stdin(Stdio::null())
+            .stdout(writer)
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start bitagent");
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(
+            out.status.success(),
+            "{args:?} exited with {}: {stderr}",
+            out.status
+        );
+    }
+}
