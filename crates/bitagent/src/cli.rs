@@ -70,68 +70,10 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Node to join the DHT through (repeatable). Default: the public routers; env
-    /// BITAGENT_BOOTSTRAP (comma-separated).
-    #[arg(long, value_name = "HOST:PORT")]
-    pub bootstrap: Vec<String>,
-
-    /// HTTP address for /metrics and /healthz, or "off". Default 127.0.0.1:3333.
-    #[arg(long, value_name = "IP:PORT|off", value_parser = parse_http_addr)]
-    pub http: Option<HttpAddr>,
-
-    /// UDP address of the DHT node. Default 0.0.0.0:6881.
-    #[arg(long, value_name = "IP:PORT")]
-    pub bind: Option<SocketAddr>,
-
-    /// DHT_SCALING_FACTOR: scales crawl table, seen filter, sampling and fetch concurrency
-    /// (1..=100, default 1). See the README for what each step costs and buys.
-    #[arg(long, value_name = "N")]
-    pub scaling_factor: Option<u32>,
-
-    /// BITAGENT_PEER_PORT: the TCP port we advertise to peers (default 3334).
-    #[arg(long, value_name = "PORT")]
-    pub peer_port: Option<u16>,
-
-    /// Routing-table nodes before BEP-51 sampling starts (default 300).
-    #[arg(long, value_name = "N")]
-    pub sample_threshold: Option<usize>,
-
-    /// Start sampling anyway when the routing table has not grown for this many seconds
-    /// (default 30).
-    #[arg(long, value_name = "SECS")]
-    pub stall_after: Option<u64>,
-
-    /// Largest info dict accepted, e.g. 10MiB (default).
-    #[arg(long, value_name = "SIZE", value_parser = crate::config::parse_size)]
-    pub max_metadata_size: Option<u64>,
-
-    /// Files kept per torrent (default 1000; the true count is always kept).
-    #[arg(long, value_name = "N")]
-    pub file_cap: Option<usize>,
-
-    /// TCP connect timeout in seconds (default 5).
-    #[arg(long, value_name = "SECS")]
-    pub connect_timeout: Option<f64>,
-
-    /// Whole metadata fetch timeout per peer in seconds (default 30).
-    #[arg(long, value_name = "SECS")]
-    pub fetch_timeout: Option<f64>,
-
-    /// Warn about DHT starvation below this many routing-table nodes (default 100) ...
-    #[arg(long, value_name = "N")]
-    pub starvation_nodes: Option<usize>,
-
-    /// ... this many seconds after start (default 600).
-    #[arg(long, value_name = "SECS")]
-    pub starvation_after: Option<u64>,
-
-    /// Status output: auto (a live line on a terminal, log lines otherwise), line, log, off.
-    #[arg(long, value_name = "MODE")]
-    pub status: Option<crate::config::Status>,
-
-    /// Seconds between status log lines when not on a terminal (default 60).
-    #[arg(long, value_name = "SECS")]
-    pub status_interval: Option<u64>,
+    /// The knob flags (`--http`, `--scaling-factor`, `--max-db-size`, ...), from the knob
+    /// table in `config`.
+    #[command(flatten)]
+    pub knobs: crate::config::KnobFlags,
 
     /// Stop by itself after this many seconds (for trials and benchmarks).
     #[arg(long, value_name = "SECS", value_parser = parse_secs)]
@@ -140,24 +82,7 @@ pub struct RunArgs {
     /// Seed of the DHT engine's randomness; random if absent.
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
-
-    /// Rules file (YAML) merged over the built-in rules; env BITAGENT_RULES.
-    #[arg(long, value_name = "FILE")]
-    pub rules: Option<PathBuf>,
-
-    /// Double-hash blocklist file (repeatable): SHA-256 of infohashes in hex, one per line.
-    /// Reloaded on SIGHUP and when it changes; env BITAGENT_BLOCKLIST (comma-separated).
-    #[arg(long, value_name = "FILE")]
-    pub blocklist: Vec<PathBuf>,
-
-    /// Disk budget of the database, e.g. 20GiB, or off (default). Over it, torrents with the
-    /// fewest seeders, then the oldest last seen, are evicted.
-    #[arg(long, value_name = "SIZE|off", value_parser = crate::config::parse_db_size)]
-    pub max_db_size: Option<DbSize>,
 }
-
-/// `--max-db-size`: a size in bytes, or `off` (`None`).
-pub type DbSize = Option<u64>;
 
 #[derive(Debug, Subcommand)]
 pub enum RulesCmd {
@@ -389,14 +314,6 @@ impl FromStr for LocalPeer {
     }
 }
 
-/// `--http`: an address, or `off` (`None`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HttpAddr(pub Option<SocketAddr>);
-
-fn parse_http_addr(s: &str) -> Result<HttpAddr, String> {
-    crate::config::parse_http(s).map(HttpAddr)
-}
-
 fn parse_secs(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(v) if v.is_finite() && v > 0.0 && v <= 1e9 => Ok(v),
@@ -437,17 +354,27 @@ mod tests {
             cli.data_dir.as_deref(),
             Some(std::path::Path::new("/tmp/x"))
         );
+        // The knob flags are text until `config::load` types them with the knob table.
+        let settings = |a: RunArgs| {
+            let o = crate::config::Overrides {
+                data_dir: Some("/tmp/x".into()),
+                flags: a.knobs,
+                ..Default::default()
+            };
+            crate::config::load(&o, &|_| None).unwrap()
+        };
         let Command::Run(a) = cli.command else {
             panic!("not run")
         };
-        assert_eq!(a.http, Some(HttpAddr(None)));
-        assert_eq!(a.scaling_factor, Some(2));
-        assert_eq!(a.max_metadata_size, Some(4 << 20));
+        let s = settings(a);
+        assert_eq!(s.http, None);
+        assert_eq!(s.scaling_factor, 2);
+        assert_eq!(s.max_metadata_size, 4 << 20);
         let cli = Cli::try_parse_from(["bitagent", "run", "--http", "127.0.0.1:9"]).unwrap();
         let Command::Run(a) = cli.command else {
             panic!("not run")
         };
-        assert_eq!(a.http, Some(HttpAddr(Some("127.0.0.1:9".parse().unwrap()))));
+        assert_eq!(settings(a).http, Some("127.0.0.1:9".parse().unwrap()));
         assert!(Cli::try_parse_from(["bitagent", "run", "--http", "nowhere"]).is_err());
         for args in [
             &[

@@ -37,24 +37,7 @@ pub fn nodes_path(data_dir: &Path) -> PathBuf {
 /// The flags of `run` as config overrides.
 pub fn overrides(base: Overrides, a: &RunArgs) -> Overrides {
     Overrides {
-        bootstrap: (!a.bootstrap.is_empty()).then(|| a.bootstrap.clone()),
-        http: a.http.map(|h| h.0),
-        bind: a.bind,
-        scaling_factor: a.scaling_factor,
-        peer_port: a.peer_port,
-        sample_threshold: a.sample_threshold,
-        stall_after_secs: a.stall_after,
-        max_metadata_size: a.max_metadata_size,
-        file_cap: a.file_cap,
-        connect_timeout_secs: a.connect_timeout,
-        fetch_timeout_secs: a.fetch_timeout,
-        starvation_nodes: a.starvation_nodes,
-        starvation_after_secs: a.starvation_after,
-        status: a.status,
-        status_interval_secs: a.status_interval,
-        rules: a.rules.clone(),
-        blocklist: (!a.blocklist.is_empty()).then(|| a.blocklist.clone()),
-        max_db_size: a.max_db_size,
+        flags: a.knobs.clone(),
         ..base
     }
 }

@@ -413,3 +413,38 @@ fn closed_stdout_pipe_is_a_quiet_success() {
         );
     }
 }
+
+/// `bitagent config` prints every knob of the README's configuration table (which a unit test
+/// keeps identical to the knob table), each on a `key = default` line, and describes only the
+/// HTTP endpoints that exist (`/metrics`, `/healthz`), not an HTTP API.
+#[test]
+fn config_prints_every_knob_and_only_existing_endpoints() {
+    let readme = include_str!("../../../README.md");
+    let begin = readme
+        .find("<!-- config knobs: begin")
+        .expect("README.md has the config knobs table");
+    let end = readme[begin..].find("<!-- config knobs: end -->").unwrap() + begin;
+    let keys: Vec<&str> = readme[begin..end]
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `"))
+        .filter_map(|l| l.split('`').next())
+        .collect();
+    assert!(keys.len() >= 19, "{keys:?}");
+
+    let out = run(&["config"], Duration::from_secs(15));
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    for key in keys {
+        let line = if key == "data_dir" {
+            format!("\n# {key} = ")
+        } else {
+            format!("\n{key} = ")
+        };
+        assert!(text.contains(&line), "{key} missing from `bitagent config`");
+    }
+    assert!(!text.contains("HTTP API"), "{text}");
+    assert!(
+        text.contains("/metrics") && text.contains("/healthz"),
+        "{text}"
+    );
+}
