@@ -8,40 +8,117 @@ use dht::Id20;
 use net::{DirectQuery, Node, NodeConfig};
 use serde_json::{Value, json};
 
-use crate::cli::{DhtCommand, QueryOpts};
 use crate::render;
+use clap::{ArgAction, Args, Subcommand};
+
+#[derive(Debug, Subcommand)]
+pub enum DhtCommand {
+    /// Send a ping to ADDR and print its id, version and where it sees us.
+    Ping {
+        /// The node to ask.
+        #[arg(value_name = "ADDR")]
+        addr: String,
+        #[command(flatten)]
+        opts: QueryOpts,
+    },
+    /// Ask ADDR for the nodes it knows closest to a target.
+    FindNode {
+        /// The node to ask.
+        #[arg(value_name = "ADDR")]
+        addr: String,
+        /// Target id (40 hex digits); random if absent.
+        #[arg(long, value_name = "HEX")]
+        target: Option<Id20>,
+        #[command(flatten)]
+        opts: QueryOpts,
+    },
+    /// Ask ADDR for a BEP-51 sample of the infohashes it stores.
+    Sample {
+        /// The node to ask.
+        #[arg(value_name = "ADDR")]
+        addr: String,
+        /// Target id selecting the nodes returned alongside (40 hex digits); random if absent.
+        #[arg(long, value_name = "HEX")]
+        target: Option<Id20>,
+        #[command(flatten)]
+        opts: QueryOpts,
+    },
+    /// Join through --bootstrap, then run an iterative get_peers lookup for INFOHASH.
+    GetPeers {
+        /// The torrent's infohash (40 hex digits).
+        #[arg(value_name = "INFOHASH")]
+        info_hash: Id20,
+        /// Node to start from (repeatable; required).
+        #[arg(long, value_name = "HOST:PORT", required = true)]
+        bootstrap: Vec<String>,
+        /// Ask for BEP-33 swarm-size estimates too.
+        #[arg(long)]
+        scrape: bool,
+        #[command(flatten)]
+        opts: QueryOpts,
+    },
+}
+
+/// Flags shared by the one-shot queries.
+#[derive(Debug, Args)]
+pub struct QueryOpts {
+    /// Local UDP address (default `0.0.0.0:0`, or `[::]:0` for an IPv6 ADDR).
+    #[arg(long, value_name = "IP:PORT")]
+    pub bind: Option<SocketAddr>,
+
+    /// Seconds to wait: for the answer (ping, find-node, sample; default 10), or for the whole
+    /// bootstrap and lookup (get-peers; default 60).
+    #[arg(long, value_name = "SECS", value_parser = crate::cli::parse_secs)]
+    pub timeout: Option<f64>,
+
+    /// Query as a BEP-43 read-only node (ro=1), so the remote does not add us to its table.
+    #[arg(
+        long,
+        value_name = "BOOL",
+        default_value_t = true,
+        action = ArgAction::Set,
+        num_args = 0..=1,
+        default_missing_value = "true"
+    )]
+    pub read_only: bool,
+
+    /// Print one JSON document on stdout instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
 
 const DEFAULT_QUERY_TIMEOUT: f64 = 10.0;
 const DEFAULT_LOOKUP_TIMEOUT: f64 = 60.0;
 
-/// Runs one `dht` subcommand, printing its result on stdout.
-pub async fn run(cmd: DhtCommand) -> anyhow::Result<()> {
-    match cmd {
-        DhtCommand::Ping { addr, opts } => direct(&addr, DirectQuery::Ping, opts).await,
-        DhtCommand::FindNode { addr, target, opts } => {
-            let target = target.unwrap_or_else(crate::random_id);
-            direct(&addr, DirectQuery::FindNode { target }, opts).await
+impl crate::Cmd for DhtCommand {
+    fn json(&self) -> bool {
+        match self {
+            DhtCommand::Ping { opts, .. }
+            | DhtCommand::FindNode { opts, .. }
+            | DhtCommand::Sample { opts, .. }
+            | DhtCommand::GetPeers { opts, .. } => opts.json,
         }
-        DhtCommand::Sample { addr, target, opts } => {
-            let target = target.unwrap_or_else(crate::random_id);
-            direct(&addr, DirectQuery::Sample { target }, opts).await
-        }
-        DhtCommand::GetPeers {
-            info_hash,
-            bootstrap,
-            scrape,
-            opts,
-        } => get_peers(info_hash, &bootstrap, scrape, opts).await,
     }
-}
 
-/// Whether a `dht` subcommand asked for JSON.
-pub fn wants_json(cmd: &DhtCommand) -> bool {
-    match cmd {
-        DhtCommand::Ping { opts, .. }
-        | DhtCommand::FindNode { opts, .. }
-        | DhtCommand::Sample { opts, .. }
-        | DhtCommand::GetPeers { opts, .. } => opts.json,
+    /// Runs one `dht` subcommand, printing its result on stdout.
+    async fn run(self, _: &crate::Context) -> anyhow::Result<()> {
+        match self {
+            DhtCommand::Ping { addr, opts } => direct(&addr, DirectQuery::Ping, opts).await,
+            DhtCommand::FindNode { addr, target, opts } => {
+                let target = target.unwrap_or_else(crate::random_id);
+                direct(&addr, DirectQuery::FindNode { target }, opts).await
+            }
+            DhtCommand::Sample { addr, target, opts } => {
+                let target = target.unwrap_or_else(crate::random_id);
+                direct(&addr, DirectQuery::Sample { target }, opts).await
+            }
+            DhtCommand::GetPeers {
+                info_hash,
+                bootstrap,
+                scrape,
+                opts,
+            } => get_peers(info_hash, &bootstrap, scrape, opts).await,
+        }
     }
 }
 

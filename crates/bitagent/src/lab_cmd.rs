@@ -56,62 +56,67 @@ fn parse_secs(s: &str) -> Result<f64, String> {
     }
 }
 
-/// Runs the lab until SIGINT/SIGTERM.
-pub async fn run(args: LabArgs) -> anyhow::Result<()> {
-    let cfg = LabConfig {
-        nodes: args.nodes,
-        torrents: args.torrents,
-        first_ip: args.first_ip,
-        port: args.port,
-        seed: args.seed,
-        sample_interval: Duration::from_secs_f64(args.sample_interval),
-        ..LabConfig::default()
-    };
-    tracing::info!(nodes = cfg.nodes, torrents = cfg.torrents, first_ip = %cfg.first_ip, port = cfg.port, "starting the lab");
-    let lab = Lab::start(cfg).await.context("cannot start the lab")?;
-    let startup = lab.startup().total;
+impl crate::Cmd for LabArgs {
+    const LOGS_PROGRESS: bool = true;
 
-    if let Some(path) = &args.json_out {
-        let text = serde_json::to_string_pretty(&inventory(&lab))?;
-        std::fs::write(path, text + "\n")
-            .with_context(|| format!("cannot write {}", path.display()))?;
-    }
-    let hashes: Vec<String> = lab
-        .torrents()
-        .iter()
-        .map(|t| hex::encode(t.info_hash))
-        .collect();
-    // Built by hand so that `event` comes first, as documented (serde_json sorts keys).
-    let ready = format!(
-        "{{\"event\":\"ready\",\"bootstrap\":{},\"nodes\":{},\"torrents\":{},\"infohashes\":{},\"startup_ms\":{}}}",
-        json!(lab.bootstrap().to_string()),
-        lab.node_addrs().len(),
-        lab.torrents().len(),
-        json!(hashes),
-        startup.as_millis()
-    );
-    outln!("{ready}");
-    eprintln!(
-        "lab ready in {:.1} s: {} nodes, {} torrents. Crawl it with:\n  bitagent run --bootstrap {}",
-        startup.as_secs_f64(),
-        lab.node_addrs().len(),
-        lab.torrents().len(),
-        lab.bootstrap()
-    );
+    /// Runs the lab until SIGINT/SIGTERM.
+    async fn run(self, _: &crate::Context) -> anyhow::Result<()> {
+        let args = self;
+        let cfg = LabConfig {
+            nodes: args.nodes,
+            torrents: args.torrents,
+            first_ip: args.first_ip,
+            port: args.port,
+            seed: args.seed,
+            sample_interval: Duration::from_secs_f64(args.sample_interval),
+            ..LabConfig::default()
+        };
+        tracing::info!(nodes = cfg.nodes, torrents = cfg.torrents, first_ip = %cfg.first_ip, port = cfg.port, "starting the lab");
+        let lab = Lab::start(cfg).await.context("cannot start the lab")?;
+        let startup = lab.startup().total;
 
-    let outcome = crate::node_cmd::shutdown_signal().await;
-    match &outcome {
-        Ok(sig) => tracing::info!(signal = sig, "stopping the lab"),
-        Err(e) => tracing::warn!(error = %e, "cannot watch signals; stopping the lab"),
+        if let Some(path) = &args.json_out {
+            let text = serde_json::to_string_pretty(&inventory(&lab))?;
+            std::fs::write(path, text + "\n")
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        let hashes: Vec<String> = lab
+            .torrents()
+            .iter()
+            .map(|t| hex::encode(t.info_hash))
+            .collect();
+        // Built by hand so that `event` comes first, as documented (serde_json sorts keys).
+        let ready = format!(
+            "{{\"event\":\"ready\",\"bootstrap\":{},\"nodes\":{},\"torrents\":{},\"infohashes\":{},\"startup_ms\":{}}}",
+            json!(lab.bootstrap().to_string()),
+            lab.node_addrs().len(),
+            lab.torrents().len(),
+            json!(hashes),
+            startup.as_millis()
+        );
+        outln!("{ready}");
+        eprintln!(
+            "lab ready in {:.1} s: {} nodes, {} torrents. Crawl it with:\n  bitagent run --bootstrap {}",
+            startup.as_secs_f64(),
+            lab.node_addrs().len(),
+            lab.torrents().len(),
+            lab.bootstrap()
+        );
+
+        let outcome = crate::node_cmd::shutdown_signal().await;
+        match &outcome {
+            Ok(sig) => tracing::info!(signal = sig, "stopping the lab"),
+            Err(e) => tracing::warn!(error = %e, "cannot watch signals; stopping the lab"),
+        }
+        let served = (lab.total_connects(), lab.pieces_served());
+        lab.shutdown().await;
+        tracing::info!(
+            connections = served.0,
+            pieces_served = served.1,
+            "lab stopped"
+        );
+        outcome.map(|_| ())
     }
-    let served = (lab.total_connects(), lab.pieces_served());
-    lab.shutdown().await;
-    tracing::info!(
-        connections = served.0,
-        pieces_served = served.1,
-        "lab stopped"
-    );
-    outcome.map(|_| ())
 }
 
 /// The `--json-out` document.

@@ -10,6 +10,10 @@
 //!
 //! Every subcommand has `--json` for scripts: `node` prints JSON lines, the `dht` queries one
 //! JSON document (an `{"error": ..., "kind": ...}` object on failure). Logs go to stderr.
+//!
+//! Every command has one shape: a clap `Args` type in its `*_cmd.rs` (or `cli.rs`) that
+//! implements [`Cmd`] (`run(self, &Context)`, where [`Context::settings`] loads the
+//! configuration on demand); `main` has one `match` dispatching to them.
 
 /// `println!` for command output: writes through stdout and returns the error with `?` from
 /// the enclosing function instead of panicking, so a closed pipe (`bitagent search x | head
@@ -43,6 +47,7 @@ mod search_cmd;
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::io::IsTerminal as _;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -51,59 +56,80 @@ use serde_json::json;
 use tracing_subscriber::EnvFilter;
 
 use cli::{Cli, Command};
+use config::{ConfigError, KnobFlags, Overrides, Settings};
+
+/// The one shape of a command: its flags are the implementing type (clap `Args`), and
+/// [`Cmd::run`] runs it. `main` dispatches with one `match` and handles the rest the same way
+/// for every command: logging, the runtime, errors (`--json` ones on stdout too), a closed
+/// stdout.
+pub(crate) trait Cmd: Sized {
+    /// Long-running commands log progress (`info`) by default; the others only warnings.
+    const LOGS_PROGRESS: bool = false;
+
+    /// Whether stdout is JSON: an error is then also printed there, as
+    /// `{"error": ..., "kind": ...}`.
+    fn json(&self) -> bool {
+        false
+    }
+
+    /// Runs the command. `ctx` gives the global flags and, on demand, the settings.
+    async fn run(self, ctx: &Context) -> anyhow::Result<()>;
+}
+
+/// What every command gets besides its own flags.
+#[derive(Debug, Clone)]
+pub(crate) struct Context {
+    /// `--config`.
+    config: Option<PathBuf>,
+    /// `--data-dir`.
+    data_dir: Option<PathBuf>,
+}
+
+impl Context {
+    /// The effective settings: defaults < config file < environment < flags (the global
+    /// ones, plus `knobs` for `run`).
+    pub(crate) fn settings_with(&self, knobs: &KnobFlags) -> Result<Settings, ConfigError> {
+        let overrides = Overrides {
+            config: self.config.clone(),
+            data_dir: self.data_dir.clone(),
+            flags: knobs.clone(),
+        };
+        config::load(&overrides, &config::process_env)
+    }
+
+    /// The effective settings of a command without knob flags.
+    pub(crate) fn settings(&self) -> Result<Settings, ConfigError> {
+        self.settings_with(&KnobFlags::default())
+    }
+}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(&cli);
-    let json = match &cli.command {
-        Command::Node(a) => a.json,
-        Command::Dht(d) => dht_cmd::wants_json(d),
-        Command::Metadata(a) => a.json,
-        Command::Search(a) => a.json,
-        Command::Stats(a) => a.json,
-        Command::Classify(a) => a.json,
-        Command::Rules(cli::RulesCmd::Classify(a)) => a.json,
-        Command::Rules(cli::RulesCmd::Explain(a)) => a.json,
-        Command::Run(_)
-        | Command::Lab(_)
-        | Command::Config
-        | Command::Rules(_)
-        | Command::Reclassify(_)
-        | Command::Block(_) => false,
+    let ctx = Context {
+        config: cli.config,
+        data_dir: cli.data_dir,
     };
-    let base = config::Overrides {
-        config: cli.config.clone(),
-        data_dir: cli.data_dir.clone(),
-        ..config::Overrides::default()
-    };
-    let overrides = match &cli.command {
-        Command::Run(a) => run_cmd::overrides(base, a),
-        _ => base,
-    };
-    let needs_settings = matches!(
-        cli.command,
-        Command::Run(_)
-            | Command::Search(_)
-            | Command::Stats(_)
-            | Command::Rules(_)
-            | Command::Classify(_)
-            | Command::Reclassify(_)
-            | Command::Block(_)
-    );
-    let settings = if needs_settings {
-        match config::load(&overrides, &config::process_env) {
-            Ok(s) => Some(s),
-            Err(e) => {
-                if json {
-                    print_json(&json!({ "error": e.to_string(), "kind": "config" }));
-                }
-                eprintln!("error: {e}");
-                return ExitCode::FAILURE;
-            }
-        }
-    } else {
-        None
-    };
+    let v = cli.verbose;
+    match cli.command {
+        Command::Run(a) => execute(a, v, &ctx),
+        Command::Search(a) => execute(a, v, &ctx),
+        Command::Stats(a) => execute(a, v, &ctx),
+        Command::Lab(a) => execute(a, v, &ctx),
+        Command::Config(a) => execute(a, v, &ctx),
+        Command::Rules(a) => execute(a, v, &ctx),
+        Command::Classify(a) => execute(a, v, &ctx),
+        Command::Reclassify(a) => execute(a, v, &ctx),
+        Command::Block(a) => execute(a, v, &ctx),
+        Command::Node(a) => execute(a, v, &ctx),
+        Command::Dht(a) => execute(a, v, &ctx),
+        Command::Metadata(a) => execute(a, v, &ctx),
+    }
+}
+
+/// Runs one command on a fresh runtime and turns its outcome into the exit code.
+fn execute<C: Cmd>(cmd: C, verbose: u8, ctx: &Context) -> ExitCode {
+    init_logging(verbose, C::LOGS_PROGRESS);
+    let json = cmd.json();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -115,37 +141,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(async move {
-        match cli.command {
-            Command::Node(args) => node_cmd::run(args).await,
-            Command::Dht(cmd) => dht_cmd::run(cmd).await,
-            Command::Metadata(args) => metadata_cmd::run(args).await,
-            Command::Run(args) => run_cmd::run(settings.expect("loaded"), args).await,
-            Command::Search(args) => search_cmd::search(settings.as_ref().expect("loaded"), args),
-            Command::Stats(args) => {
-                search_cmd::stats(settings.as_ref().expect("loaded"), args).await
-            }
-            Command::Lab(args) => lab_cmd::run(args).await,
-            Command::Config => {
-                out!("{}", config::documented_defaults());
-                Ok(())
-            }
-            Command::Rules(cmd) => {
-                let s = settings.as_ref().expect("loaded");
-                search_cmd::rules(s, cmd)
-            }
-            Command::Classify(a) => {
-                let s = settings.as_ref().expect("loaded");
-                rules_cmd::classify(
-                    a.rules.as_deref().or(s.rules.as_deref()),
-                    rules_cmd::ClassifyInput::from_arg(&a.input),
-                    a.json,
-                )
-            }
-            Command::Reclassify(a) => search_cmd::reclassify(settings.as_ref().expect("loaded"), a),
-            Command::Block(a) => search_cmd::block(settings.as_ref().expect("loaded"), a),
-        }
-    });
+    let result = runtime.block_on(cmd.run(ctx));
     // Background tasks (a stuck DNS lookup, say) must not hold the exit.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     match result {
@@ -153,7 +149,11 @@ fn main() -> ExitCode {
         // The reader went away (`| head -1`): a normal end, as for ripgrep.
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            let message = format!("{e:#}");
+            // A config error's message already includes its cause.
+            let message = match e.downcast_ref::<ConfigError>() {
+                Some(c) => c.to_string(),
+                None => format!("{e:#}"),
+            };
             if let Some(f) = e.downcast_ref::<metadata_cmd::Failed>().filter(|_| json) {
                 print_json(&f.to_json());
             } else if json {
@@ -182,6 +182,9 @@ fn print_json(doc: &serde_json::Value) {
 
 /// A short machine-readable name for what went wrong.
 fn error_kind(e: &anyhow::Error) -> &'static str {
+    if e.downcast_ref::<ConfigError>().is_some() {
+        return "config";
+    }
     for cause in e.chain() {
         if let Some(n) = cause.downcast_ref::<net::Error>() {
             return match n {
@@ -202,28 +205,15 @@ fn error_kind(e: &anyhow::Error) -> &'static str {
     }
 }
 
-fn init_logging(cli: &Cli) {
+fn init_logging(verbose: u8, logs_progress: bool) {
     let filter = match std::env::var("RUST_LOG") {
         Ok(s) if !s.is_empty() => EnvFilter::new(s),
-        _ => {
-            let quiet = matches!(
-                cli.command,
-                Command::Dht(_)
-                    | Command::Metadata(_)
-                    | Command::Search(_)
-                    | Command::Stats(_)
-                    | Command::Config
-                    | Command::Rules(_)
-                    | Command::Classify(_)
-                    | Command::Block(_)
-            );
-            EnvFilter::new(match (cli.verbose, quiet) {
-                (0, true) => "warn",
-                (0, false) => "warn,bitagent=info,net=info,dht=info,crawler=info,lab=info",
-                (1, _) => "info,bitagent=debug,net=debug,dht=debug",
-                _ => "trace",
-            })
-        }
+        _ => EnvFilter::new(match (verbose, logs_progress) {
+            (0, false) => "warn",
+            (0, true) => "warn,bitagent=info,net=info,dht=info,crawler=info,lab=info",
+            (1, _) => "info,bitagent=debug,net=debug,dht=debug",
+            _ => "trace",
+        }),
     };
     tracing_subscriber::fmt()
         .with_env_filter(filter)

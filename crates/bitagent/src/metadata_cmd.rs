@@ -10,7 +10,28 @@ use anyhow::Context as _;
 use net::peerwire::{FetchConfig, MetaVersion, Metadata};
 use serde_json::{Value, json};
 
-use crate::cli::MetadataArgs;
+use clap::Args;
+use dht::Id20;
+
+#[derive(Debug, Args)]
+pub struct MetadataArgs {
+    /// The torrent's infohash (40 hex digits).
+    #[arg(value_name = "INFOHASH")]
+    pub info_hash: Id20,
+
+    /// A peer that has the torrent (repeatable; required). Up to 4 are tried at once; the
+    /// first verified answer wins.
+    #[arg(long, value_name = "HOST:PORT", required = true)]
+    pub peer: Vec<String>,
+
+    /// Seconds to wait for the whole fetch (default 30).
+    #[arg(long, value_name = "SECS", value_parser = crate::cli::parse_secs)]
+    pub timeout: Option<f64>,
+
+    /// Print one JSON document on stdout instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
 
 /// Default `--timeout`, seconds.
 const DEFAULT_TIMEOUT: f64 = 30.0;
@@ -54,62 +75,69 @@ impl Failed {
     }
 }
 
-/// Runs the command, printing the result on stdout.
-pub async fn run(args: MetadataArgs) -> anyhow::Result<()> {
-    let mut peers = Vec::new();
-    for p in &args.peer {
-        let addrs = net::resolve(p)
-            .await
-            .with_context(|| format!("bad --peer {p:?}"))?;
-        peers.extend(addrs.into_iter().take(1));
+impl crate::Cmd for MetadataArgs {
+    fn json(&self) -> bool {
+        self.json
     }
-    let timeout = Duration::from_secs_f64(args.timeout.unwrap_or(DEFAULT_TIMEOUT));
-    let cfg = FetchConfig {
-        total_timeout: timeout,
-        ..FetchConfig::default()
-    };
-    let info_hash = args.info_hash.0;
-    let start = Instant::now();
-    let fetch = net::fetch_from_any(
-        &peers,
-        MAX_CONCURRENT,
-        info_hash,
-        net::peer_id(),
-        cfg,
-        CONNECT_TIMEOUT.min(timeout),
-    );
-    // A hard bound over all peers together (each one is bounded by the config already).
-    let outcome = match tokio::time::timeout(timeout + Duration::from_secs(1), fetch).await {
-        Ok(o) => o,
-        Err(_) => {
-            return Err(Failed {
-                cause: "timeout",
-                peers: Vec::new(),
-            }
-            .into());
+
+    /// Runs the command, printing the result on stdout.
+    async fn run(self, _: &crate::Context) -> anyhow::Result<()> {
+        let args = self;
+        let mut peers = Vec::new();
+        for p in &args.peer {
+            let addrs = net::resolve(p)
+                .await
+                .with_context(|| format!("bad --peer {p:?}"))?;
+            peers.extend(addrs.into_iter().take(1));
         }
-    };
-    let elapsed = start.elapsed();
-    let Some((from, m)) = outcome.metadata else {
-        let peers: Vec<_> = outcome
-            .failures
-            .iter()
-            .map(|(p, e)| (*p, e.cause(), e.to_string()))
-            .collect();
-        // The peer that got furthest says most: any cause but "connect" wins.
-        let cause = peers
-            .iter()
-            .map(|(_, c, _)| *c)
-            .find(|c| *c != "connect")
-            .unwrap_or("connect");
-        return Err(Failed { cause, peers }.into());
-    };
-    if args.json {
-        outln!("{}", to_json(&args.info_hash.to_hex(), from, elapsed, &m));
-    } else {
-        out!("{}", to_text(&args.info_hash.to_hex(), from, elapsed, &m));
+        let timeout = Duration::from_secs_f64(args.timeout.unwrap_or(DEFAULT_TIMEOUT));
+        let cfg = FetchConfig {
+            total_timeout: timeout,
+            ..FetchConfig::default()
+        };
+        let info_hash = args.info_hash.0;
+        let start = Instant::now();
+        let fetch = net::fetch_from_any(
+            &peers,
+            MAX_CONCURRENT,
+            info_hash,
+            net::peer_id(),
+            cfg,
+            CONNECT_TIMEOUT.min(timeout),
+        );
+        // A hard bound over all peers together (each one is bounded by the config already).
+        let outcome = match tokio::time::timeout(timeout + Duration::from_secs(1), fetch).await {
+            Ok(o) => o,
+            Err(_) => {
+                return Err(Failed {
+                    cause: "timeout",
+                    peers: Vec::new(),
+                }
+                .into());
+            }
+        };
+        let elapsed = start.elapsed();
+        let Some((from, m)) = outcome.metadata else {
+            let peers: Vec<_> = outcome
+                .failures
+                .iter()
+                .map(|(p, e)| (*p, e.cause(), e.to_string()))
+                .collect();
+            // The peer that got furthest says most: any cause but "connect" wins.
+            let cause = peers
+                .iter()
+                .map(|(_, c, _)| *c)
+                .find(|c| *c != "connect")
+                .unwrap_or("connect");
+            return Err(Failed { cause, peers }.into());
+        };
+        if args.json {
+            outln!("{}", to_json(&args.info_hash.to_hex(), from, elapsed, &m));
+        } else {
+            out!("{}", to_text(&args.info_hash.to_hex(), from, elapsed, &m));
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 fn version(v: MetaVersion) -> &'static str {

@@ -9,108 +9,180 @@ use serde_json::json;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::cli::NodeArgs;
+use std::net::SocketAddr;
+use std::str::FromStr;
+
 use crate::render;
+use clap::Args;
+use dht::Id20;
+
+#[derive(Debug, Args)]
+pub struct NodeArgs {
+    /// UDP address to listen on.
+    #[arg(long, value_name = "IP:PORT", default_value = "0.0.0.0:6881")]
+    pub bind: SocketAddr,
+
+    /// Router to join the DHT through (repeatable). Without any, the public default routers
+    /// dht.transmissionbt.com, router.bittorrent.com and router.utorrent.com (port 6881).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub bootstrap: Vec<String>,
+
+    /// BEP-43 read-only: send ro=1 and answer no queries.
+    #[arg(long)]
+    pub read_only: bool,
+
+    /// Seed of the engine's randomness (node id, transaction ids, tokens); random if absent.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+
+    /// Stop by itself after this many seconds.
+    #[arg(long, value_name = "SECS", value_parser = crate::cli::parse_secs)]
+    pub duration: Option<f64>,
+
+    /// Seconds between status lines.
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = crate::cli::parse_secs)]
+    pub status_interval: f64,
+
+    /// Store a peer for an infohash as if it had announced (repeatable; for labs and tests).
+    #[arg(long, value_name = "INFOHASH@IP:PORT")]
+    pub local_peer: Vec<LocalPeer>,
+
+    /// JSON lines on stdout: {"event":"listening",...} first, then "bootstrap", "status" and
+    /// a final "shutdown" object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `INFOHASH@IP:PORT`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LocalPeer {
+    pub info_hash: Id20,
+    pub peer: SocketAddr,
+}
+
+impl FromStr for LocalPeer {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (h, a) = s
+            .split_once('@')
+            .ok_or_else(|| "expected INFOHASH@IP:PORT".to_string())?;
+        Ok(LocalPeer {
+            info_hash: h.parse().map_err(|e| format!("{e}"))?,
+            peer: a
+                .parse()
+                .map_err(|e| format!("bad peer address {a:?}: {e}"))?,
+        })
+    }
+}
 
 /// What the background bootstrap reports back.
 type BootstrapOutcome = Result<(Vec<std::net::SocketAddr>, dht::LookupResult), net::Error>;
 
-pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
-    let mut cfg = NodeConfig::default();
-    cfg.dht.seed = args.seed.unwrap_or_else(crate::random_u64);
-    cfg.dht.read_only = args.read_only;
-    let node = Node::bind(args.bind, cfg).await?;
-    let mut events = node.subscribe().await?;
-    let id = node.id().await?;
-    let addr = node.local_addr();
-    if args.json {
-        let line = json!({
-            "event": "listening",
-            "addr": addr.to_string(),
-            "id": id.to_hex(),
-            "read_only": args.read_only,
+impl crate::Cmd for NodeArgs {
+    const LOGS_PROGRESS: bool = true;
+
+    fn json(&self) -> bool {
+        self.json
+    }
+
+    async fn run(self, _: &crate::Context) -> anyhow::Result<()> {
+        let args = self;
+        let mut cfg = NodeConfig::default();
+        cfg.dht.seed = args.seed.unwrap_or_else(crate::random_u64);
+        cfg.dht.read_only = args.read_only;
+        let node = Node::bind(args.bind, cfg).await?;
+        let mut events = node.subscribe().await?;
+        let id = node.id().await?;
+        let addr = node.local_addr();
+        if args.json {
+            let line = json!({
+                "event": "listening",
+                "addr": addr.to_string(),
+                "id": id.to_hex(),
+                "read_only": args.read_only,
+            });
+            outln!("{line}");
+        } else {
+            outln!("listening on {addr} as {id}");
+        }
+        tracing::info!(%addr, %id, read_only = args.read_only, "DHT node running");
+
+        for lp in &args.local_peer {
+            let ok = node.add_local_peer(lp.info_hash, lp.peer, false).await?;
+            tracing::info!(info_hash = %lp.info_hash, peer = %lp.peer, stored = ok, "local peer");
+        }
+
+        let names: Vec<String> = if args.bootstrap.is_empty() {
+            DEFAULT_ROUTERS.iter().map(ToString::to_string).collect()
+        } else {
+            args.bootstrap.clone()
+        };
+        let (boot_tx, mut boot_rx) = mpsc::channel::<BootstrapOutcome>(1);
+        let boot = tokio::spawn({
+            let node = node.clone();
+            let v6 = addr.is_ipv6();
+            async move {
+                tracing::info!(routers = ?names, "bootstrapping");
+                let outcome = match net::resolve_routers(&names, v6).await {
+                    Ok(routers) => node.bootstrap(routers.clone()).await.map(|r| (routers, r)),
+                    Err(e) => Err(e),
+                };
+                let _ = boot_tx.send(outcome).await;
+            }
         });
-        outln!("{line}");
-    } else {
-        outln!("listening on {addr} as {id}");
-    }
-    tracing::info!(%addr, %id, read_only = args.read_only, "DHT node running");
 
-    for lp in &args.local_peer {
-        let ok = node.add_local_peer(lp.info_hash, lp.peer, false).await?;
-        tracing::info!(info_hash = %lp.info_hash, peer = %lp.peer, stored = ok, "local peer");
-    }
+        let every = Duration::from_secs_f64(args.status_interval);
+        let mut status = tokio::time::interval_at(Instant::now() + every, every);
+        let stop_at = args
+            .duration
+            .map(|d| Instant::now() + Duration::from_secs_f64(d));
+        let until = async {
+            match stop_at {
+                Some(t) => tokio::time::sleep_until(t).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::pin!(until);
+        let signal = shutdown_signal();
+        tokio::pin!(signal);
+        let mut boot_open = true;
 
-    let names: Vec<String> = if args.bootstrap.is_empty() {
-        DEFAULT_ROUTERS.iter().map(ToString::to_string).collect()
-    } else {
-        args.bootstrap.clone()
-    };
-    let (boot_tx, mut boot_rx) = mpsc::channel::<BootstrapOutcome>(1);
-    let boot = tokio::spawn({
-        let node = node.clone();
-        let v6 = addr.is_ipv6();
-        async move {
-            tracing::info!(routers = ?names, "bootstrapping");
-            let outcome = match net::resolve_routers(&names, v6).await {
-                Ok(routers) => node.bootstrap(routers.clone()).await.map(|r| (routers, r)),
-                Err(e) => Err(e),
-            };
-            let _ = boot_tx.send(outcome).await;
-        }
-    });
-
-    let every = Duration::from_secs_f64(args.status_interval);
-    let mut status = tokio::time::interval_at(Instant::now() + every, every);
-    let stop_at = args
-        .duration
-        .map(|d| Instant::now() + Duration::from_secs_f64(d));
-    let until = async {
-        match stop_at {
-            Some(t) => tokio::time::sleep_until(t).await,
-            None => std::future::pending().await,
-        }
-    };
-    tokio::pin!(until);
-    let signal = shutdown_signal();
-    tokio::pin!(signal);
-    let mut boot_open = true;
-
-    let reason = loop {
-        tokio::select! {
-            s = &mut signal => break s?,
-            () = &mut until => break "duration elapsed",
-            _ = status.tick() => {
-                let st = node.stats().await?;
-                if args.json {
-                    outln!("{}", render::status_json("status", &st));
-                } else {
-                    outln!("{}", render::status_text(&st));
+        let reason = loop {
+            tokio::select! {
+                s = &mut signal => break s?,
+                () = &mut until => break "duration elapsed",
+                _ = status.tick() => {
+                    let st = node.stats().await?;
+                    if args.json {
+                        outln!("{}", render::status_json("status", &st));
+                    } else {
+                        outln!("{}", render::status_text(&st));
+                    }
                 }
+                outcome = boot_rx.recv(), if boot_open => {
+                    boot_open = false;
+                    report_bootstrap(&node, outcome, args.json).await?;
+                }
+                e = events.recv() => match e {
+                    Some(e) => log_event(&e),
+                    None => anyhow::bail!("the DHT node stopped unexpectedly"),
+                },
             }
-            outcome = boot_rx.recv(), if boot_open => {
-                boot_open = false;
-                report_bootstrap(&node, outcome, args.json).await?;
-            }
-            e = events.recv() => match e {
-                Some(e) => log_event(&e),
-                None => anyhow::bail!("the DHT node stopped unexpectedly"),
-            },
+        };
+        tracing::info!(reason, "shutting down");
+        boot.abort();
+        let st = node.stats().await?;
+        node.shutdown().await;
+        if args.json {
+            let mut line = render::status_json("shutdown", &st);
+            line["reason"] = json!(reason);
+            outln!("{line}");
+        } else {
+            outln!("{}", render::status_text(&st));
+            outln!("stopped ({reason})");
         }
-    };
-    tracing::info!(reason, "shutting down");
-    boot.abort();
-    let st = node.stats().await?;
-    node.shutdown().await;
-    if args.json {
-        let mut line = render::status_json("shutdown", &st);
-        line["reason"] = json!(reason);
-        outln!("{line}");
-    } else {
-        outln!("{}", render::status_text(&st));
-        outln!("stopped ({reason})");
+        Ok(())
     }
-    Ok(())
 }
 
 async fn report_bootstrap(

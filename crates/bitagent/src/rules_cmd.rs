@@ -43,6 +43,22 @@ pub struct ClassifyArgs {
     pub json: bool,
 }
 
+/// `bitagent classify` (the same as `bitagent rules classify`).
+impl crate::Cmd for ClassifyArgs {
+    fn json(&self) -> bool {
+        self.json
+    }
+
+    async fn run(self, ctx: &crate::Context) -> anyhow::Result<()> {
+        let settings = ctx.settings()?;
+        classify(
+            self.rules.as_deref().or(settings.rules.as_deref()),
+            ClassifyInput::from_arg(&self.input),
+            self.json,
+        )
+    }
+}
+
 /// What `rules classify` reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClassifyInput {

@@ -12,7 +12,7 @@ use serde_json::json;
 use store::{SqliteOptions, SqliteStore};
 
 use crate::cli::RunArgs;
-use crate::config::{Overrides, Settings, Status};
+use crate::config::{Settings, Status};
 
 /// The crawler's page cache: 2 MiB per step of the scaling factor, at most the store's
 /// default (32 MiB). Once the database outgrows it (about 2,000 torrents per MiB) the cache
@@ -32,14 +32,6 @@ pub fn db_path(data_dir: &Path) -> PathBuf {
 /// The saved routing table inside the data directory.
 pub fn nodes_path(data_dir: &Path) -> PathBuf {
     data_dir.join("dht_nodes.txt")
-}
-
-/// The flags of `run` as config overrides.
-pub fn overrides(base: Overrides, a: &RunArgs) -> Overrides {
-    Overrides {
-        flags: a.knobs.clone(),
-        ..base
-    }
 }
 
 /// The crawler configuration for these settings.
@@ -237,6 +229,15 @@ async fn enforce_disk_budget(max: u64, writer: crawler::writer::WriterHandle) {
         if job.await.is_err() {
             return;
         }
+    }
+}
+
+impl crate::Cmd for RunArgs {
+    const LOGS_PROGRESS: bool = true;
+
+    async fn run(self, ctx: &crate::Context) -> anyhow::Result<()> {
+        let settings = ctx.settings_with(&self.knobs)?;
+        run(settings, self).await
     }
 }
 

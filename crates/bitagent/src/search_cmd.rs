@@ -335,3 +335,51 @@ pub fn block(settings: &Settings, a: BlockArgs) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+impl crate::Cmd for SearchArgs {
+    fn json(&self) -> bool {
+        self.json
+    }
+
+    async fn run(self, ctx: &crate::Context) -> anyhow::Result<()> {
+        search(&ctx.settings()?, self)
+    }
+}
+
+impl crate::Cmd for StatsArgs {
+    fn json(&self) -> bool {
+        self.json
+    }
+
+    async fn run(self, ctx: &crate::Context) -> anyhow::Result<()> {
+        stats(&ctx.settings()?, self).await
+    }
+}
+
+impl crate::Cmd for RulesCmd {
+    fn json(&self) -> bool {
+        match self {
+            RulesCmd::Check(_) => false,
+            RulesCmd::Classify(a) => a.json,
+            RulesCmd::Explain(a) => a.json,
+        }
+    }
+
+    async fn run(self, ctx: &crate::Context) -> anyhow::Result<()> {
+        rules(&ctx.settings()?, self)
+    }
+}
+
+impl crate::Cmd for ReclassifyArgs {
+    const LOGS_PROGRESS: bool = true;
+
+    async fn run(self, ctx: &crate::Context) -> anyhow::Result<()> {
+        reclassify(&ctx.settings()?, self)
+    }
+}
+
+impl crate::Cmd for BlockArgs {
+    async fn run(self, ctx: &crate::Context) -> anyhow::Result<()> {
+        block(&ctx.settings()?, self)
+    }
+}

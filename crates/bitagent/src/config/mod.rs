@@ -216,6 +216,18 @@ pub fn load(
     Ok(settings)
 }
 
+/// `bitagent config`: no flags of its own.
+#[derive(Debug, clap::Args)]
+pub struct ConfigArgs {}
+
+impl crate::Cmd for ConfigArgs {
+    /// Prints the example config file.
+    async fn run(self, _: &crate::Context) -> anyhow::Result<()> {
+        out!("{}", documented_defaults());
+        Ok(())
+    }
+}
+
 /// A commented example `config.toml`: every key at its default, with its meaning. It parses
 /// to exactly [`Settings::defaults`] (a unit test keeps it so).
 pub fn documented_defaults() -> String {
