@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Collects bench/results/*.json into one table: BENCHMARKS.md (between the run-all markers)
-and BENCHMARKS.json next to it. Parts that did not run are reported as missing."""
+and BENCHMARKS.json next to it. Parts that did not run are reported as missing. The README's
+scaling-factor table (between its bench/scaling-factor.sh markers) comes from scaling.json."""
 import datetime
 import json
 import os
@@ -65,6 +66,40 @@ if sc:
             (r["steady_rss_mib"] * 1.048576 <= target) if target else None,
             f"NODES={r.get('nodes', 1000)} TORRENTS={r['torrents']} DURATION={r['duration_s']} bench/scaling-factor.sh {f}")
 
+
+
+SCALING_BEGIN = "<!-- bench/scaling-factor.sh results: begin (bench/report.py writes this) -->"
+SCALING_END = "<!-- bench/scaling-factor.sh results: end -->"
+
+
+def readme_scaling(sc):
+    """The README's DHT_SCALING_FACTOR table, from the last bench/scaling-factor.sh run."""
+    r0 = sc[0]
+    prefill = f", into a database already holding {fmt(r0['prefill'])} torrents" if r0.get("prefill") else ""
+    lines = [SCALING_BEGIN,
+             f"Measured on a {fmt(r0.get('nodes', 1000))}-node, {fmt(r0['torrents'])}-torrent `bitagent lab`, "
+             f"crawled for {r0['duration_s']} s per factor{prefill} "
+             f"(`NODES={r0.get('nodes', 1000)} TORRENTS={r0['torrents']} DURATION={r0['duration_s']} "
+             f"bench/scaling-factor.sh`; 2 cores, loopback):",
+             "",
+             f"| factor | steady RSS | peak RSS | persisted in {r0['duration_s']} s (of {fmt(r0['torrents'])}) "
+             "| persist rate while sampling | CPU s |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for r in sc:
+        rate = r["persisted_per_min"]
+        rate = fmt(int(rate)) if str(rate).isdigit() else rate
+        lines.append(f"| {r['factor']} | {fmt(r['steady_rss_mib'], ' MiB')} | {fmt(r['peak_rss_mib'], ' MiB')} "
+                     f"| {fmt(r['persisted'])} | {rate} / min | {fmt(r['cpu_s'])} |")
+    lines.append(SCALING_END)
+    path = os.path.join(ROOT, "README.md")
+    text = open(path).read()
+    if SCALING_BEGIN in text and SCALING_END in text:
+        text = text[: text.index(SCALING_BEGIN)] + "\n".join(lines) + text[text.index(SCALING_END) + len(SCALING_END):]
+        open(path, "w").write(text)
+
+
+if sc:
+    readme_scaling(sc)
 
 
 def race_rows(race):
