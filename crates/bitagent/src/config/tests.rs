@@ -592,3 +592,57 @@ fn readme_configuration_table_is_the_knob_table() {
         assert!(table.contains(&format!("| `{}` |", k.key)), "{}", k.key);
     }
 }
+
+/// Every knob but `data_dir` (global, on `Cli`) is a flag of `bitagent run`, named, described
+/// and validated by its table entry; a flag's value wins over the environment.
+#[test]
+fn every_knob_is_a_run_flag() {
+    use clap::{Args as _, FromArgMatches as _};
+
+    let cmd = KnobFlags::augment_args(clap::Command::new("run"));
+    for k in KNOBS {
+        let arg = cmd
+            .get_arguments()
+            .find(|a| a.get_long() == Some(k.flag.trim_start_matches("--")));
+        if k.key == "data_dir" {
+            assert!(arg.is_none(), "--data-dir is global, not a run flag");
+            continue;
+        }
+        let arg = arg.unwrap_or_else(|| panic!("{} has no run flag {}", k.key, k.flag));
+        let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
+        assert!(help.starts_with(&k.meaning()), "{}: {help}", k.key);
+    }
+
+    let matches = cmd
+        .clone()
+        .try_get_matches_from([
+            "run",
+            "--max-db-size",
+            "20GiB",
+            "--blocklist",
+            "a,b.txt",
+            "--blocklist",
+            "c.txt",
+        ])
+        .unwrap();
+    let flags = KnobFlags::from_arg_matches(&matches).unwrap();
+    let overrides = Overrides {
+        data_dir: Some(PathBuf::from("/d")),
+        flags,
+        ..Overrides::default()
+    };
+    let env = env_of(&[("BITAGENT_MAX_DB_SIZE", "1GiB")]);
+    let s = load(&overrides, &env).unwrap();
+    assert_eq!(s.max_db_size, Some(20 << 30));
+    // A repeated flag is one item each: a comma inside a path is kept.
+    assert_eq!(
+        s.blocklist,
+        [PathBuf::from("a,b.txt"), PathBuf::from("c.txt")]
+    );
+    assert!(
+        cmd.try_get_matches_from(["run", "--max-db-size", "1KiB"])
+            .unwrap_err()
+            .to_string()
+            .contains("expected \"off\", or a size of at least 1 MiB")
+    );
+}
