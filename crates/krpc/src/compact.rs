@@ -203,7 +203,7 @@ pub struct Samples<'a>(&'a [u8]);
 
 impl<'a> Samples<'a> {
     /// Wraps concatenated hashes; `None` unless the length is a multiple of 20.
-    pub fn new(bytes: &'a [u8]) -> Option<Samples<'a>> {
+    pub fn new(bytes: &'a [u8]) -> Option<Self> {
         bytes.len().is_multiple_of(20).then_some(Samples(bytes))
     }
     /// The raw bytes.
