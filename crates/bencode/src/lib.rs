@@ -9,6 +9,8 @@
 //! Decoding never panics on any input: nesting depth, integer range and string lengths are all
 //! checked, and every failure is a typed [`Error`] carrying the byte offset.
 
+#![warn(missing_docs)]
+
 mod decode;
 mod encode;
 

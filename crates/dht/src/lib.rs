@@ -8,6 +8,8 @@
 //! BEPs: 5 (DHT), 32 (IPv6 fields), 33 (scrape), 42 (id/IP binding), 43 (read-only), 51
 //! (sample_infohashes).
 
+#![warn(missing_docs)]
+
 pub mod bep42;
 mod config;
 mod engine;

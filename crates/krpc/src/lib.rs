@@ -11,6 +11,8 @@
 //! `nodes` string that is not a multiple of 26 bytes, a peer that is not 6 or 18 bytes, or a
 //! 19-byte id is a [`DecodeError`], never a panic.
 
+#![warn(missing_docs)]
+
 mod compact;
 mod decode;
 mod encode;

@@ -16,6 +16,8 @@
 //! Nothing here panics on network input; `fuzz/` has targets for the fetch state machine and
 //! the info-dict parser.
 
+#![warn(missing_docs)]
+
 mod error;
 pub mod extension;
 mod fetch;
