@@ -31,6 +31,7 @@ cargo build --locked --workspace --all-targets --offline
 log "lints"
 cargo fmt --all -- --check
 cargo clippy --locked --offline --workspace --all-targets -- -D warnings
+./scripts/check-deps.sh
 RUSTDOCFLAGS="-D warnings" cargo doc --locked --offline --workspace --no-deps -q
 
 # 3. Run the tests, offline, inside a private network namespace when we can make one.

@@ -37,13 +37,13 @@ pub enum ErrorKind {
 impl fmt::Display for ErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ErrorKind::UnexpectedEof => f.write_str("unexpected end of input"),
-            ErrorKind::UnexpectedByte(b) => write!(f, "unexpected byte 0x{b:02x}"),
-            ErrorKind::BadInteger => f.write_str("malformed integer"),
-            ErrorKind::BadLength => f.write_str("malformed or oversized string length"),
-            ErrorKind::NonStringKey => f.write_str("dictionary key is not a string"),
-            ErrorKind::TooDeep => f.write_str("nesting too deep"),
-            ErrorKind::TrailingBytes => f.write_str("trailing bytes after value"),
+            Self::UnexpectedEof => f.write_str("unexpected end of input"),
+            Self::UnexpectedByte(b) => write!(f, "unexpected byte 0x{b:02x}"),
+            Self::BadInteger => f.write_str("malformed integer"),
+            Self::BadLength => f.write_str("malformed or oversized string length"),
+            Self::NonStringKey => f.write_str("dictionary key is not a string"),
+            Self::TooDeep => f.write_str("nesting too deep"),
+            Self::TrailingBytes => f.write_str("trailing bytes after value"),
         }
     }
 }

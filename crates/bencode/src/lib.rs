@@ -9,6 +9,12 @@
 //! Decoding never panics on any input: nesting depth, integer range and string lengths are all
 //! checked, and every failure is a typed [`Error`] carrying the byte offset.
 
+#![warn(missing_docs)]
+// Sans-IO, enforced: no clock, socket, lock, thread or OS randomness (the list and the reasons
+// are in the root clippy.toml). Unit tests are exempt: they may take `Instant::now()` as an
+// arbitrary epoch.
+#![cfg_attr(not(test), deny(clippy::disallowed_methods, clippy::disallowed_types))]
+
 mod decode;
 mod encode;
 

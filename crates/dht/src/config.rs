@@ -100,7 +100,7 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Config {
+        Self {
             seed: 0,
             node_id: None,
             maintenance_interval: Duration::from_secs(5),

@@ -97,7 +97,7 @@ pub struct Engine {
 
 impl Engine {
     /// A node bound to `local` (the driver's socket address).
-    pub fn new(cfg: Config, local: SocketAddr, now: Instant) -> Engine {
+    pub fn new(cfg: Config, local: SocketAddr, now: Instant) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
         let id = cfg.node_id.unwrap_or_else(|| {
             let mut id = Id20::ZERO;
@@ -108,7 +108,7 @@ impl Engine {
         let mut secret = [0u8; 16];
         rng.fill_bytes(&mut secret);
         let hseed = rng.next_u64();
-        Engine {
+        Self {
             tokens: TokenIssuer::new(secret, now, cfg.token_rotation),
             store: PeerStore::new(
                 cfg.max_torrents,
@@ -384,12 +384,9 @@ impl Engine {
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
         self.stats.rx_datagrams += 1;
         self.stats.rx_bytes += bytes.len() as u64;
-        let msg = match Message::decode(bytes) {
-            Ok(m) => m,
-            Err(_) => {
-                self.stats.malformed += 1;
-                return;
-            }
+        let Ok(msg) = Message::decode(bytes) else {
+            self.stats.malformed += 1;
+            return;
         };
         match msg.kind {
             Kind::Query(q) => self.on_query(now, from, &msg, &q),
@@ -494,7 +491,7 @@ impl Engine {
             list.iter()
         };
         // Nodes we can reach, that are not us, and that pass the id check when enforced.
-        let usable = |e: &Engine, n: &NodeInfo| {
+        let usable = |e: &Self, n: &NodeInfo| {
             n.id != e.id
                 && n.addr != e.local
                 && n.addr.port() != 0

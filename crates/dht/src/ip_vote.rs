@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 /// A bounded tally: one vote per voter IP, a fixed number of voters remembered.
 #[derive(Debug)]
-pub struct IpVote {
+pub(crate) struct IpVote {
     needed: usize,
     max_voters: usize,
     /// voter -> the IP it reported for us
@@ -17,8 +17,8 @@ pub struct IpVote {
 
 impl IpVote {
     /// Accepts an IP once `needed` distinct voters agree on it and it leads the tally.
-    pub fn new(needed: usize, max_voters: usize) -> Self {
-        IpVote {
+    pub(crate) fn new(needed: usize, max_voters: usize) -> Self {
+        Self {
             needed: needed.max(1),
             max_voters: max_voters.max(needed),
             votes: BTreeMap::new(),
@@ -28,12 +28,12 @@ impl IpVote {
     }
 
     /// The accepted external IP.
-    pub fn current(&self) -> Option<IpAddr> {
+    pub(crate) fn current(&self) -> Option<IpAddr> {
         self.current
     }
 
     /// Records that `voter` sees us at `seen`. Returns the new external IP if it changed.
-    pub fn add(&mut self, voter: IpAddr, seen: IpAddr) -> Option<IpAddr> {
+    pub(crate) fn add(&mut self, voter: IpAddr, seen: IpAddr) -> Option<IpAddr> {
         if self.votes.get(&voter) == Some(&seen) {
             return None;
         }

@@ -8,6 +8,12 @@
 //! BEPs: 5 (DHT), 32 (IPv6 fields), 33 (scrape), 42 (id/IP binding), 43 (read-only), 51
 //! (sample_infohashes).
 
+#![warn(missing_docs)]
+// Sans-IO, enforced: no clock, socket, lock, thread or OS randomness (the list and the reasons
+// are in the root clippy.toml). Unit tests are exempt: they may take `Instant::now()` as an
+// arbitrary epoch.
+#![cfg_attr(not(test), deny(clippy::disallowed_methods, clippy::disallowed_types))]
+
 pub mod bep42;
 mod config;
 mod engine;

@@ -50,11 +50,11 @@ struct Candidate {
 /// Scrapes go out only after the lookup has converged, in a second phase, because libtorrent
 /// (like the BEP allows) answers a `scrape=1` query with the bloom filters *instead of*
 /// `values`: asking for both at once would lose the peers.
-pub const SCRAPE_NODES: usize = 8;
+pub(crate) const SCRAPE_NODES: usize = 8;
 
 /// One lookup in progress.
 #[derive(Debug)]
-pub struct Lookup {
+pub(crate) struct Lookup {
     pub(crate) id: LookupId,
     pub(crate) target: Id20,
     pub(crate) kind: LookupKind,
@@ -82,7 +82,7 @@ pub struct Lookup {
 
 impl Lookup {
     /// A lookup for `target`, seeded with known contacts and router addresses.
-    pub fn new(
+    pub(crate) fn new(
         id: LookupId,
         target: Id20,
         kind: LookupKind,
@@ -91,7 +91,7 @@ impl Lookup {
         max_candidates: usize,
         max_peers: usize,
     ) -> Self {
-        let mut l = Lookup {
+        let mut l = Self {
             id,
             target,
             kind,
@@ -119,14 +119,14 @@ impl Lookup {
 
     /// Adds a contact learned from a reply. Duplicates (by id or address) are ignored; when
     /// full, the farthest contact not yet in flight makes room.
-    pub fn add_candidate(&mut self, n: NodeInfo) {
+    pub(crate) fn add_candidate(&mut self, n: NodeInfo) {
         if self.seen_addrs.contains(&n.addr) {
             return;
         }
         let dist = n.id.distance(&self.target);
-        let pos = match self.candidates.binary_search_by(|c| c.dist.cmp(&dist)) {
-            Ok(_) => return, // same id
-            Err(p) => p,
+        // Found means a candidate with the same id is already there.
+        let Err(pos) = self.candidates.binary_search_by(|c| c.dist.cmp(&dist)) else {
+            return;
         };
         if self.candidates.len() >= self.max_candidates {
             if pos >= self.candidates.len() {
@@ -171,7 +171,7 @@ impl Lookup {
     /// Picks who to query next so that at most `alpha` queries are active (a query that has
     /// been outstanding longer than `slow_after` no longer counts). Only candidates within the
     /// `k` closest that have not failed are worth asking. Marks the picks in flight.
-    pub fn next_queries(
+    pub(crate) fn next_queries(
         &mut self,
         now: Instant,
         k: usize,
@@ -238,7 +238,7 @@ impl Lookup {
     /// When the earliest active query turns slow (so another may be sent), as of the last
     /// [`Lookup::next_queries`] (every answer, failure and timer steps the lookup, so this is
     /// current). Cached: the engine asks for it after every datagram.
-    pub fn next_slow(&self) -> Option<Instant> {
+    pub(crate) fn next_slow(&self) -> Option<Instant> {
         self.next_slow
     }
 
@@ -263,7 +263,7 @@ impl Lookup {
 
     /// Records an answer from `from`: the id it answered with, its write token, the usable
     /// contacts it gave, its peers and its BEP-33 filters.
-    pub fn on_response(
+    pub(crate) fn on_response(
         &mut self,
         from: SocketAddr,
         was_seed: bool,
@@ -317,7 +317,7 @@ impl Lookup {
     }
 
     /// Records a timeout or error from `from`.
-    pub fn on_failure(&mut self, from: &SocketAddr, was_seed: bool) {
+    pub(crate) fn on_failure(&mut self, from: &SocketAddr, was_seed: bool) {
         if was_seed {
             self.seeds_in_flight = self.seeds_in_flight.saturating_sub(1);
             return;
@@ -355,7 +355,7 @@ impl Lookup {
 
     /// Whether the lookup is finished: converged, and for a scraping lookup the closest
     /// responders have answered (or failed) the scrape.
-    pub fn is_done(&self, k: usize) -> bool {
+    pub(crate) fn is_done(&self, k: usize) -> bool {
         self.converged(k)
             && (!self.wants_scrape()
                 || self
@@ -367,7 +367,7 @@ impl Lookup {
     }
 
     /// The result so far.
-    pub fn result(&self, k: usize) -> LookupResult {
+    pub(crate) fn result(&self, k: usize) -> LookupResult {
         let closest = self
             .candidates
             .iter()
@@ -392,7 +392,7 @@ impl Lookup {
 
 /// Whom a lookup wants to query next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NextQuery {
+pub(crate) enum NextQuery {
     /// A router address with no known id.
     Seed(SocketAddr),
     /// A ranked candidate.

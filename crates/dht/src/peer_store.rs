@@ -8,7 +8,7 @@ use krpc::{Id20, ScrapeFilter};
 use rand::RngCore;
 
 /// Most hashes in one BEP-51 sample (20 x 20 bytes keeps the reply well inside one datagram).
-pub const MAX_SAMPLES: usize = 20;
+pub(crate) const MAX_SAMPLES: usize = 20;
 
 #[derive(Debug, Clone)]
 struct StoredPeer {
@@ -19,7 +19,7 @@ struct StoredPeer {
 
 /// Announced peers per infohash, capped in torrents and peers per torrent.
 #[derive(Debug)]
-pub struct PeerStore {
+pub(crate) struct PeerStore {
     torrents: BTreeMap<Id20, Vec<StoredPeer>>,
     max_torrents: usize,
     max_peers: usize,
@@ -31,13 +31,13 @@ pub struct PeerStore {
 
 impl PeerStore {
     /// An empty store.
-    pub fn new(
+    pub(crate) fn new(
         max_torrents: usize,
         max_peers: usize,
         ttl: Duration,
         sample_interval: Duration,
     ) -> Self {
-        PeerStore {
+        Self {
             torrents: BTreeMap::new(),
             max_torrents,
             max_peers,
@@ -49,12 +49,12 @@ impl PeerStore {
     }
 
     /// Number of infohashes with peers.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.torrents.len()
     }
 
     /// Records `peer` for `info_hash`. Returns false when the store is full.
-    pub fn announce(
+    pub(crate) fn announce(
         &mut self,
         info_hash: Id20,
         peer: SocketAddr,
@@ -94,7 +94,7 @@ impl PeerStore {
     }
 
     /// Up to `max` peers of `info_hash` (leaving out seeds when `noseed`).
-    pub fn peers(
+    pub(crate) fn peers(
         &self,
         info_hash: &Id20,
         noseed: bool,
@@ -114,7 +114,11 @@ impl PeerStore {
     }
 
     /// BEP-33 filters (seeds, downloaders) for `info_hash`.
-    pub fn scrape(&self, info_hash: &Id20, now: Instant) -> Option<(ScrapeFilter, ScrapeFilter)> {
+    pub(crate) fn scrape(
+        &self,
+        info_hash: &Id20,
+        now: Instant,
+    ) -> Option<(ScrapeFilter, ScrapeFilter)> {
         let ps = self.torrents.get(info_hash)?;
         let mut seeds = ScrapeFilter::default();
         let mut peers = ScrapeFilter::default();
@@ -129,7 +133,7 @@ impl PeerStore {
     }
 
     /// Drops expired peers and empty torrents.
-    pub fn expire(&mut self, now: Instant) {
+    pub(crate) fn expire(&mut self, now: Instant) {
         self.torrents.retain(|_, ps| {
             ps.retain(|p| p.expires > now);
             !ps.is_empty()
@@ -137,7 +141,7 @@ impl PeerStore {
     }
 
     /// The current BEP-51 sample: up to 20 random stored infohashes, redrawn once per interval.
-    pub fn sample(&mut self, now: Instant, rng: &mut impl RngCore) -> &[Id20] {
+    pub(crate) fn sample(&mut self, now: Instant, rng: &mut impl RngCore) -> &[Id20] {
         let stale = self.sample_until.is_none_or(|t| now >= t)
             || (self.sample.is_empty() && !self.torrents.is_empty());
         if stale {
@@ -164,7 +168,7 @@ impl PeerStore {
     }
 
     /// All stored infohashes.
-    pub fn infohashes(&self) -> impl Iterator<Item = &Id20> {
+    pub(crate) fn infohashes(&self) -> impl Iterator<Item = &Id20> {
         self.torrents.keys()
     }
 }

@@ -21,7 +21,7 @@ pub struct TokenBucket {
 impl TokenBucket {
     /// A full bucket.
     pub fn new(rate: Rate, now: Instant) -> Self {
-        TokenBucket {
+        Self {
             rate,
             tokens: rate.burst,
             updated: now,
@@ -98,7 +98,7 @@ pub struct IpRateLimiter {
 impl IpRateLimiter {
     /// A limiter of `rate` per IP tracking at most `cap` IPs.
     pub fn new(rate: Rate, cap: usize, seed: u64) -> Self {
-        IpRateLimiter {
+        Self {
             rate,
             cap,
             buckets: HashMap::with_hasher(SeededHasher(seed)),

@@ -27,7 +27,7 @@ impl Engine {
         let peers: Vec<SocketAddr>;
         let scrape;
         let samples: Vec<u8>;
-        let closest = |e: &Engine, target: &Id20, want: &Want| -> Vec<NodeInfo> {
+        let closest = |e: &Self, target: &Id20, want: &Want| -> Vec<NodeInfo> {
             // BEP-32: with no `want`, answer in the querier's family. We hold one family only,
             // our socket's, which is also the querier's.
             let fam_ok = want.is_unspecified() || if e.local.is_ipv6() { want.v6 } else { want.v4 };

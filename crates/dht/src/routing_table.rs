@@ -44,7 +44,7 @@ pub struct Entry {
 
 impl Entry {
     fn new(id: Id20, addr: SocketAddr, now: Instant, verified: bool) -> Self {
-        Entry {
+        Self {
             id,
             addr,
             last_response: Some(now),
@@ -144,7 +144,7 @@ pub struct RoutingTable {
 impl RoutingTable {
     /// An empty table around `own`.
     pub fn new(own: Id20, cfg: TableConfig, now: Instant) -> Self {
-        let mut t = RoutingTable {
+        let mut t = Self {
             own,
             cfg,
             buckets: Vec::new(),
@@ -491,8 +491,8 @@ impl RoutingTable {
     }
 
     /// A table around `own` holding this table's contacts (for when our id changes).
-    pub fn rebuilt(&self, own: Id20, now: Instant) -> RoutingTable {
-        let mut t = RoutingTable::new(own, self.cfg, now);
+    pub fn rebuilt(&self, own: Id20, now: Instant) -> Self {
+        let mut t = Self::new(own, self.cfg, now);
         for b in &self.buckets {
             for e in b.nodes.iter().chain(b.replacements.iter()) {
                 if t.insert(e.id, e.addr, e.verified, now) == Insert::Added {

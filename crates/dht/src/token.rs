@@ -6,12 +6,12 @@ use std::time::{Duration, Instant};
 use sha1::{Digest, Sha1};
 
 /// Length of the tokens we hand out.
-pub const TOKEN_LEN: usize = 8;
+pub(crate) const TOKEN_LEN: usize = 8;
 
 /// Issues and checks tokens. A token stays valid until the secret has rotated twice, i.e. for
 /// one to two rotation periods (5–10 minutes by default).
 #[derive(Debug)]
-pub struct TokenIssuer {
+pub(crate) struct TokenIssuer {
     current: [u8; 16],
     previous: [u8; 16],
     rotated_at: Instant,
@@ -20,8 +20,8 @@ pub struct TokenIssuer {
 
 impl TokenIssuer {
     /// An issuer with an initial secret.
-    pub fn new(secret: [u8; 16], now: Instant, period: Duration) -> Self {
-        TokenIssuer {
+    pub(crate) fn new(secret: [u8; 16], now: Instant, period: Duration) -> Self {
+        Self {
             current: secret,
             previous: secret,
             rotated_at: now,
@@ -43,29 +43,29 @@ impl TokenIssuer {
     }
 
     /// Whether the secret is due to rotate.
-    pub fn due(&self, now: Instant) -> bool {
+    pub(crate) fn due(&self, now: Instant) -> bool {
         now.saturating_duration_since(self.rotated_at) >= self.period
     }
 
     /// When the secret next rotates.
-    pub fn next_rotation(&self) -> Instant {
+    pub(crate) fn next_rotation(&self) -> Instant {
         self.rotated_at + self.period
     }
 
     /// Rotates in a new secret; the current one becomes the previous.
-    pub fn rotate(&mut self, fresh: [u8; 16], now: Instant) {
+    pub(crate) fn rotate(&mut self, fresh: [u8; 16], now: Instant) {
         self.previous = self.current;
         self.current = fresh;
         self.rotated_at = now;
     }
 
     /// The token for `ip`.
-    pub fn issue(&self, ip: IpAddr) -> [u8; TOKEN_LEN] {
+    pub(crate) fn issue(&self, ip: IpAddr) -> [u8; TOKEN_LEN] {
         Self::compute(&self.current, ip)
     }
 
     /// Whether `token` was issued to `ip` under the current or previous secret.
-    pub fn verify(&self, ip: IpAddr, token: &[u8]) -> bool {
+    pub(crate) fn verify(&self, ip: IpAddr, token: &[u8]) -> bool {
         token == Self::compute(&self.current, ip) || token == Self::compute(&self.previous, ip)
     }
 }

@@ -10,7 +10,7 @@ use crate::event::{LookupId, QueryId};
 
 /// Why a query was sent; decides where its answer goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Purpose {
+pub(crate) enum Purpose {
     /// Part of a lookup; `seed` when sent to a router address with no known id.
     Lookup {
         /// The lookup.
@@ -26,7 +26,7 @@ pub enum Purpose {
 
 /// A query to send, owned.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outgoing {
+pub(crate) enum Outgoing {
     /// `ping`
     Ping,
     /// `find_node`
@@ -55,20 +55,20 @@ pub enum Outgoing {
 
 impl Outgoing {
     /// The wire method name.
-    pub fn name(&self) -> &'static [u8] {
+    pub(crate) fn name(&self) -> &'static [u8] {
         match self {
-            Outgoing::Ping => b"ping",
-            Outgoing::FindNode(_) => b"find_node",
-            Outgoing::GetPeers { .. } => b"get_peers",
-            Outgoing::Sample(_) => b"sample_infohashes",
-            Outgoing::Announce { .. } => b"announce_peer",
+            Self::Ping => b"ping",
+            Self::FindNode(_) => b"find_node",
+            Self::GetPeers { .. } => b"get_peers",
+            Self::Sample(_) => b"sample_infohashes",
+            Self::Announce { .. } => b"announce_peer",
         }
     }
 }
 
 /// One outstanding query.
 #[derive(Debug, Clone)]
-pub struct Txn {
+pub(crate) struct Txn {
     /// Where it went.
     pub dst: SocketAddr,
     /// What it asked.
@@ -83,31 +83,31 @@ pub struct Txn {
 
 /// The transaction table.
 #[derive(Debug, Default)]
-pub struct Transactions {
+pub(crate) struct Transactions {
     map: BTreeMap<u32, Txn>,
     deadlines: BTreeSet<(Instant, u32)>,
 }
 
 impl Transactions {
     /// Number outstanding.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.map.len()
     }
 
     /// Whether `tid` is in use.
-    pub fn contains(&self, tid: u32) -> bool {
+    pub(crate) fn contains(&self, tid: u32) -> bool {
         self.map.contains_key(&tid)
     }
 
     /// Registers a sent query.
-    pub fn insert(&mut self, tid: u32, txn: Txn) {
+    pub(crate) fn insert(&mut self, tid: u32, txn: Txn) {
         self.deadlines.insert((txn.deadline, tid));
         self.map.insert(tid, txn);
     }
 
     /// Removes and returns the query `tid` if it was sent to `from` (a reply from any other
     /// address is not an answer to it).
-    pub fn take(&mut self, tid: &[u8], from: SocketAddr) -> Option<Txn> {
+    pub(crate) fn take(&mut self, tid: &[u8], from: SocketAddr) -> Option<Txn> {
         let tid = u32::from_be_bytes(<[u8; 4]>::try_from(tid).ok()?);
         let t = self.map.get(&tid)?;
         if t.dst != from {
@@ -119,7 +119,7 @@ impl Transactions {
     }
 
     /// Removes and returns every query whose deadline has passed.
-    pub fn expire(&mut self, now: Instant) -> Vec<Txn> {
+    pub(crate) fn expire(&mut self, now: Instant) -> Vec<Txn> {
         let mut out = Vec::new();
         while let Some(&(d, tid)) = self.deadlines.first() {
             if d > now {
@@ -134,12 +134,12 @@ impl Transactions {
     }
 
     /// The earliest deadline.
-    pub fn next_deadline(&self) -> Option<Instant> {
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
         self.deadlines.first().map(|(d, _)| *d)
     }
 
     /// Whether a query to `addr` is outstanding.
-    pub fn to_addr(&self, addr: &SocketAddr) -> bool {
+    pub(crate) fn to_addr(&self, addr: &SocketAddr) -> bool {
         self.map.values().any(|t| t.dst == *addr)
     }
 }

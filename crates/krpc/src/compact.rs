@@ -77,8 +77,15 @@ pub fn write_compact_node(n: &NodeInfo, out: &mut Vec<u8>) {
 /// encoding from [`Nodes::Infos`], contacts of the other family are skipped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Nodes<'a> {
-    /// Validated compact bytes (a multiple of the entry length) and whether entries are IPv6.
-    Compact { bytes: &'a [u8], v6: bool },
+    /// Compact bytes as they arrived in a message, already validated by the decoder.
+    Compact {
+        /// Concatenated entries of 20-byte id + address + big-endian port: 26 bytes each for
+        /// IPv4, 38 for IPv6. The length is a whole multiple of the entry length.
+        bytes: &'a [u8],
+        /// Whether the entries carry 16-byte IPv6 addresses (`nodes6`) rather than 4-byte IPv4
+        /// ones (`nodes`); fixes the entry length.
+        v6: bool,
+    },
     /// Contacts to encode.
     Infos(&'a [NodeInfo]),
 }
@@ -203,7 +210,7 @@ pub struct Samples<'a>(&'a [u8]);
 
 impl<'a> Samples<'a> {
     /// Wraps concatenated hashes; `None` unless the length is a multiple of 20.
-    pub fn new(bytes: &'a [u8]) -> Option<Samples<'a>> {
+    pub fn new(bytes: &'a [u8]) -> Option<Self> {
         bytes.len().is_multiple_of(20).then_some(Samples(bytes))
     }
     /// The raw bytes.

@@ -7,9 +7,9 @@ use crate::message::{ErrorReply, Kind, Message, Method, Query, Response, Want};
 use crate::{Id20, Nodes, Peers, Samples};
 
 /// Longest transaction id accepted. Real clients use 2 to 8 bytes.
-pub const MAX_TID_LEN: usize = 32;
+pub(crate) const MAX_TID_LEN: usize = 32;
 /// Longest write token accepted.
-pub const MAX_TOKEN_LEN: usize = 64;
+pub(crate) const MAX_TOKEN_LEN: usize = 64;
 
 /// Why a datagram is not a KRPC message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -94,7 +94,7 @@ fn want(v: Value<'_>) -> Result<Want, DecodeError> {
 
 impl<'a> Message<'a> {
     /// Decodes one datagram.
-    pub fn decode(buf: &'a [u8]) -> Result<Message<'a>, DecodeError> {
+    pub fn decode(buf: &'a [u8]) -> Result<Self, DecodeError> {
         let top = bencode::decode(buf)?
             .as_dict()
             .ok_or(DecodeError::NotADict)?;

@@ -14,26 +14,26 @@ pub struct ParseIdError(pub String);
 
 impl Id20 {
     /// The all-zero id.
-    pub const ZERO: Id20 = Id20([0; 20]);
+    pub const ZERO: Self = Self([0; 20]);
     /// The all-ones id.
-    pub const MAX: Id20 = Id20([0xff; 20]);
+    pub const MAX: Self = Self([0xff; 20]);
 
     /// The id from a 20-byte slice, or `None` for any other length.
-    pub fn from_slice(b: &[u8]) -> Option<Id20> {
+    pub fn from_slice(b: &[u8]) -> Option<Self> {
         <[u8; 20]>::try_from(b).ok().map(Id20)
     }
 
     /// XOR distance to `other` (the Kademlia metric), as an id.
-    pub fn distance(&self, other: &Id20) -> Id20 {
+    pub fn distance(&self, other: &Self) -> Self {
         let mut out = [0u8; 20];
         for (i, o) in out.iter_mut().enumerate() {
             *o = self.0[i] ^ other.0[i];
         }
-        Id20(out)
+        Self(out)
     }
 
     /// Number of leading bits `self` shares with `other` (160 when equal).
-    pub fn common_prefix_len(&self, other: &Id20) -> u32 {
+    pub fn common_prefix_len(&self, other: &Self) -> u32 {
         for i in 0..20 {
             let x = self.0[i] ^ other.0[i];
             if x != 0 {
@@ -50,7 +50,7 @@ impl Id20 {
     }
 
     /// A copy with bit `i` (from the most significant) set to `v`.
-    pub fn with_bit(mut self, i: u32, v: bool) -> Id20 {
+    pub fn with_bit(mut self, i: u32, v: bool) -> Self {
         let mask = 1u8 << (7 - (i % 8));
         let b = &mut self.0[(i / 8) as usize];
         if v {
@@ -74,7 +74,7 @@ impl Id20 {
 
 impl FromStr for Id20 {
     type Err = ParseIdError;
-    fn from_str(s: &str) -> Result<Id20, ParseIdError> {
+    fn from_str(s: &str) -> Result<Self, ParseIdError> {
         let b = s.as_bytes();
         if b.len() != 40 {
             return Err(ParseIdError(s.to_string()));
@@ -88,7 +88,7 @@ impl FromStr for Id20 {
                 _ => return Err(ParseIdError(s.to_string())),
             }
         }
-        Ok(Id20(out))
+        Ok(Self(out))
     }
 }
 

@@ -11,6 +11,12 @@
 //! `nodes` string that is not a multiple of 26 bytes, a peer that is not 6 or 18 bytes, or a
 //! 19-byte id is a [`DecodeError`], never a panic.
 
+#![warn(missing_docs)]
+// Sans-IO, enforced: no clock, socket, lock, thread or OS randomness (the list and the reasons
+// are in the root clippy.toml). Unit tests are exempt: they may take `Instant::now()` as an
+// arbitrary epoch.
+#![cfg_attr(not(test), deny(clippy::disallowed_methods, clippy::disallowed_types))]
+
 mod compact;
 mod decode;
 mod encode;

@@ -164,7 +164,7 @@ pub struct Response<'a> {
 
 impl<'a> Response<'a> {
     /// A response with only an id.
-    pub fn new(id: Id20) -> Response<'a> {
+    pub fn new(id: Id20) -> Self {
         Response {
             id,
             nodes: Nodes::Compact {

@@ -10,7 +10,7 @@ pub struct ScrapeFilter(pub [u8; 256]);
 
 impl Default for ScrapeFilter {
     fn default() -> Self {
-        ScrapeFilter([0; 256])
+        Self([0; 256])
     }
 }
 

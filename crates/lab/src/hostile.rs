@@ -143,25 +143,25 @@ pub enum Hostility {
 
 impl Hostility {
     /// Every kind, [`Honest`](Hostility::Honest) first.
-    pub const ALL: [Hostility; 18] = [
-        Hostility::Honest,
-        Hostility::HugeMetadataSize,
-        Hostility::MetadataSizeOverCap,
-        Hostility::WrongPieces,
-        Hostility::ShortPieces,
-        Hostility::Stall,
-        Hostility::Silent,
-        Hostility::CloseMidPiece,
-        Hostility::Garbage,
-        Hostility::GarbageExtHandshake,
-        Hostility::OversizedMessage,
-        Hostility::Flood,
-        Hostility::Slowloris,
-        Hostility::RejectAll,
-        Hostility::NoMetadataSupport,
-        Hostility::NoExtensions,
-        Hostility::WrongInfoHash,
-        Hostility::RequestFlood,
+    pub const ALL: [Self; 18] = [
+        Self::Honest,
+        Self::HugeMetadataSize,
+        Self::MetadataSizeOverCap,
+        Self::WrongPieces,
+        Self::ShortPieces,
+        Self::Stall,
+        Self::Silent,
+        Self::CloseMidPiece,
+        Self::Garbage,
+        Self::GarbageExtHandshake,
+        Self::OversizedMessage,
+        Self::Flood,
+        Self::Slowloris,
+        Self::RejectAll,
+        Self::NoMetadataSupport,
+        Self::NoExtensions,
+        Self::WrongInfoHash,
+        Self::RequestFlood,
     ];
 
     /// The [`peerwire::FetchError::cause`] label a fetch of the peer's torrent fails with, or
@@ -173,22 +173,18 @@ impl Hostility {
     /// hangs up, and a waiting fetch ends `closed` instead of `timeout`).
     pub fn expected_cause(self) -> Option<&'static str> {
         Some(match self {
-            Hostility::Honest => return None,
-            Hostility::HugeMetadataSize | Hostility::MetadataSizeOverCap => "too_big",
-            Hostility::WrongPieces => "hash_mismatch",
-            Hostility::ShortPieces
-            | Hostility::GarbageExtHandshake
-            | Hostility::OversizedMessage => "protocol",
-            Hostility::Stall
-            | Hostility::Silent
-            | Hostility::Flood
-            | Hostility::Slowloris
-            | Hostility::RequestFlood => "timeout",
-            Hostility::CloseMidPiece => "closed",
-            Hostility::Garbage | Hostility::WrongInfoHash => "handshake",
-            Hostility::RejectAll => "rejected",
-            Hostility::NoMetadataSupport => "no_metadata_support",
-            Hostility::NoExtensions => "no_extension_support",
+            Self::Honest => return None,
+            Self::HugeMetadataSize | Self::MetadataSizeOverCap => "too_big",
+            Self::WrongPieces => "hash_mismatch",
+            Self::ShortPieces | Self::GarbageExtHandshake | Self::OversizedMessage => "protocol",
+            Self::Stall | Self::Silent | Self::Flood | Self::Slowloris | Self::RequestFlood => {
+                "timeout"
+            }
+            Self::CloseMidPiece => "closed",
+            Self::Garbage | Self::WrongInfoHash => "handshake",
+            Self::RejectAll => "rejected",
+            Self::NoMetadataSupport => "no_metadata_support",
+            Self::NoExtensions => "no_extension_support",
         })
     }
 }
@@ -220,7 +216,7 @@ pub struct HostileConfig {
 
 impl Default for HostileConfig {
     fn default() -> Self {
-        HostileConfig {
+        Self {
             idle_timeout: Duration::from_secs(70),
             lifetime: Duration::from_secs(120),
             max_read: 1 << 20,
@@ -272,12 +268,8 @@ impl HostilePeer {
     ///
     /// Fails with [`io::ErrorKind::InvalidInput`] for an address outside loopback, or with the
     /// error of `bind`.
-    pub async fn start(
-        bind: SocketAddr,
-        info_bytes: Vec<u8>,
-        kind: Hostility,
-    ) -> io::Result<HostilePeer> {
-        HostilePeer::start_with(bind, info_bytes, kind, HostileConfig::default()).await
+    pub async fn start(bind: SocketAddr, info_bytes: Vec<u8>, kind: Hostility) -> io::Result<Self> {
+        Self::start_with(bind, info_bytes, kind, HostileConfig::default()).await
     }
 
     /// [`start`](HostilePeer::start) with explicit bounds.
@@ -286,7 +278,7 @@ impl HostilePeer {
         info_bytes: Vec<u8>,
         kind: Hostility,
         config: HostileConfig,
-    ) -> io::Result<HostilePeer> {
+    ) -> io::Result<Self> {
         if !bind.ip().is_loopback() {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -308,7 +300,7 @@ impl HostilePeer {
         });
         let (stop, stopped) = oneshot::channel();
         let task = tokio::spawn(accept_loop(listener, Arc::clone(&shared), script, stopped));
-        Ok(HostilePeer {
+        Ok(Self {
             addr,
             kind,
             info_hash,
@@ -377,9 +369,9 @@ impl Drop for HostilePeer {
 struct ActiveGuard(Arc<Shared>);
 
 impl ActiveGuard {
-    fn new(shared: &Arc<Shared>) -> ActiveGuard {
+    fn new(shared: &Arc<Shared>) -> Self {
         shared.active.send_modify(|n| *n += 1);
-        ActiveGuard(Arc::clone(shared))
+        Self(Arc::clone(shared))
     }
 }
 

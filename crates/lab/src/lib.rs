@@ -9,6 +9,8 @@
 //! - [`hostile`]: misbehaving metadata peers (huge `metadata_size`, wrong pieces, stalls,
 //!   hang-ups mid-piece, garbage) for robustness tests.
 
+#![warn(missing_docs)]
+
 pub mod hostile;
 pub mod swarm;
 pub mod synth;

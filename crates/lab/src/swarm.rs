@@ -123,7 +123,7 @@ pub struct LabConfig {
 
 impl Default for LabConfig {
     fn default() -> Self {
-        LabConfig {
+        Self {
             nodes: 100,
             torrents: 1000,
             first_ip: Ipv4Addr::new(127, 0, 0, 10),
@@ -279,7 +279,7 @@ pub struct Lab {
 
 impl Lab {
     /// Builds the swarm and returns once it is ready (see the [module docs](self)).
-    pub async fn start(cfg: LabConfig) -> Result<Lab, LabError> {
+    pub async fn start(cfg: LabConfig) -> Result<Self, LabError> {
         let t0 = Instant::now();
         if cfg.nodes == 0 {
             return Err(LabError::Config("a lab needs at least one node".into()));
@@ -355,7 +355,7 @@ impl Lab {
         announce(&nodes, &plan, &shared).await?;
         let announce = t.elapsed();
 
-        let mut lab = Lab {
+        let mut lab = Self {
             nodes,
             addrs,
             ids,
@@ -612,7 +612,7 @@ struct Plan {
 }
 
 impl Plan {
-    fn new(cfg: &LabConfig, ids: &[Id20]) -> Plan {
+    fn new(cfg: &LabConfig, ids: &[Id20]) -> Self {
         let n = ids.len();
         let synth = synth::generate(cfg.seed, cfg.torrents);
         let hashes: Vec<[u8; 20]> = synth.iter().map(SynthTorrent::info_hash).collect();
@@ -655,7 +655,7 @@ impl Plan {
                 f
             })
             .collect();
-        Plan {
+        Self {
             synth,
             hashes,
             seeders,

@@ -46,11 +46,11 @@ impl DirectQuery {
     /// The KRPC method name.
     pub fn method(&self) -> &'static str {
         match self {
-            DirectQuery::Ping => "ping",
-            DirectQuery::FindNode { .. } => "find_node",
-            DirectQuery::Sample { .. } => "sample_infohashes",
-            DirectQuery::GetPeers { .. } => "get_peers",
-            DirectQuery::Announce { .. } => "announce_peer",
+            Self::Ping => "ping",
+            Self::FindNode { .. } => "find_node",
+            Self::Sample { .. } => "sample_infohashes",
+            Self::GetPeers { .. } => "get_peers",
+            Self::Announce { .. } => "announce_peer",
         }
     }
 }

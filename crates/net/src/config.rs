@@ -30,7 +30,7 @@ pub struct NodeConfig {
 
 impl Default for NodeConfig {
     fn default() -> Self {
-        NodeConfig {
+        Self {
             dht: dht::Config::default(),
             command_capacity: 256,
             event_capacity: 4096,

@@ -75,9 +75,9 @@ impl Driver {
         socket: UdpSocket,
         commands: mpsc::Receiver<Command>,
         cfg: &NodeConfig,
-    ) -> Driver {
+    ) -> Self {
         let now = Instant::now();
-        Driver {
+        Self {
             engine,
             socket,
             commands,
@@ -137,7 +137,7 @@ impl Driver {
         };
         tracing::debug!(%local, "DHT node stopping");
         // Close the socket before acknowledging, so `shutdown().await` means it is closed.
-        let Driver {
+        let Self {
             socket,
             queries,
             lookups,

@@ -68,8 +68,8 @@ impl FetchFailure {
     /// [`FetchError::CAUSES`]).
     pub fn cause(&self) -> &'static str {
         match self {
-            FetchFailure::Connect(_) => "connect",
-            FetchFailure::Fetch(e) => e.cause(),
+            Self::Connect(_) => "connect",
+            Self::Fetch(e) => e.cause(),
         }
     }
 }

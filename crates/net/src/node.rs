@@ -117,14 +117,14 @@ impl Node {
     /// # Panics
     ///
     /// Outside a tokio runtime (like `tokio::spawn`).
-    pub async fn bind(addr: SocketAddr, config: NodeConfig) -> Result<Node, Error> {
+    pub async fn bind(addr: SocketAddr, config: NodeConfig) -> Result<Self, Error> {
         let socket = bind_socket(addr, config.recv_buffer_bytes)?;
         let local_addr = socket
             .local_addr()
             .map_err(|source| Error::Bind { addr, source })?;
         let engine = dht::Engine::new(config.dht.clone(), local_addr, Instant::now());
         let (tx, rx) = mpsc::channel(config.command_capacity.max(1));
-        let node = Node {
+        let node = Self {
             tx,
             local_addr,
             max_wait: config.max_wait,

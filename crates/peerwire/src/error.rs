@@ -66,16 +66,16 @@ impl FetchError {
     /// [`FetchError::CAUSES`]).
     pub fn cause(&self) -> &'static str {
         match self {
-            FetchError::Handshake(_) => "handshake",
-            FetchError::NoExtensionSupport => "no_extension_support",
-            FetchError::NoMetadataSupport => "no_metadata_support",
-            FetchError::Rejected { .. } => "rejected",
-            FetchError::Timeout(_) => "timeout",
-            FetchError::TooBig { .. } => "too_big",
-            FetchError::HashMismatch => "hash_mismatch",
-            FetchError::BadInfoDict(_) => "bad_info_dict",
-            FetchError::Protocol(_) => "protocol",
-            FetchError::Closed => "closed",
+            Self::Handshake(_) => "handshake",
+            Self::NoExtensionSupport => "no_extension_support",
+            Self::NoMetadataSupport => "no_metadata_support",
+            Self::Rejected { .. } => "rejected",
+            Self::Timeout(_) => "timeout",
+            Self::TooBig { .. } => "too_big",
+            Self::HashMismatch => "hash_mismatch",
+            Self::BadInfoDict(_) => "bad_info_dict",
+            Self::Protocol(_) => "protocol",
+            Self::Closed => "closed",
         }
     }
 }
@@ -114,10 +114,10 @@ impl TimeoutPhase {
     /// A stable label for the phase (`handshake`, `ext_handshake`, `piece`, `total`).
     pub fn as_str(self) -> &'static str {
         match self {
-            TimeoutPhase::Handshake => "handshake",
-            TimeoutPhase::ExtHandshake => "ext_handshake",
-            TimeoutPhase::Piece => "piece",
-            TimeoutPhase::Total => "total",
+            Self::Handshake => "handshake",
+            Self::ExtHandshake => "ext_handshake",
+            Self::Piece => "piece",
+            Self::Total => "total",
         }
     }
 }

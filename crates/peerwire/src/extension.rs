@@ -29,7 +29,7 @@ pub struct ExtHandshake<'a> {
 impl<'a> ExtHandshake<'a> {
     /// Parses the bencoded dictionary of an extension handshake (the payload after the
     /// extension id byte). Unknown keys are ignored; bytes after the dictionary are tolerated.
-    pub fn parse(payload: &'a [u8]) -> Result<ExtHandshake<'a>, ProtocolError> {
+    pub fn parse(payload: &'a [u8]) -> Result<Self, ProtocolError> {
         let bad = ProtocolError::BadExtHandshake;
         let (v, _) = bencode::decode_prefix(payload).map_err(|_| bad)?;
         let d = v.as_dict().ok_or(bad)?;

@@ -61,7 +61,7 @@ pub struct FetchConfig {
 
 impl Default for FetchConfig {
     fn default() -> Self {
-        FetchConfig {
+        Self {
             max_metadata_size: 10 << 20,
             max_message_len: (1 << 20) + (16 << 10),
             handshake_timeout: Duration::from_secs(10),
@@ -144,12 +144,7 @@ pub struct MetadataFetch {
 
 impl MetadataFetch {
     /// Starts a fetch of `info_hash`, announcing ourselves as `peer_id`, at `now`.
-    pub fn new(
-        info_hash: [u8; 20],
-        peer_id: [u8; 20],
-        config: FetchConfig,
-        now: Instant,
-    ) -> MetadataFetch {
+    pub fn new(info_hash: [u8; 20], peer_id: [u8; 20], config: FetchConfig, now: Instant) -> Self {
         let mut outbuf = Vec::with_capacity(256);
         outbuf.extend_from_slice(&handshake::encode_handshake(&info_hash, &peer_id));
         extension::encode_ext_handshake_with_port(
@@ -160,7 +155,7 @@ impl MetadataFetch {
             config.listen_port,
         );
         let phase_deadline = after(now, config.handshake_timeout);
-        MetadataFetch {
+        Self {
             info_hash,
             config,
             state: State::Handshake,

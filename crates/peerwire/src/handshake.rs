@@ -30,11 +30,11 @@ pub struct Handshake {
 impl Handshake {
     /// Parses a complete handshake. Only the protocol string is checked here; the caller
     /// compares the info hash.
-    pub fn parse(buf: &[u8; HANDSHAKE_LEN]) -> Result<Handshake, HandshakeError> {
+    pub fn parse(buf: &[u8; HANDSHAKE_LEN]) -> Result<Self, HandshakeError> {
         if buf[..20] != PROTOCOL_PREFIX[..] {
             return Err(HandshakeError::BadProtocol);
         }
-        let mut h = Handshake {
+        let mut h = Self {
             reserved: [0; 8],
             info_hash: [0; 20],
             peer_id: [0; 20],

@@ -71,7 +71,7 @@ impl InfoDict {
     }
 
     /// Parses bencoded info-dictionary bytes.
-    pub fn parse(bytes: &[u8]) -> Result<InfoDict, InfoDictError> {
+    pub fn parse(bytes: &[u8]) -> Result<Self, InfoDictError> {
         let v = bencode::decode(bytes).map_err(|_| InfoDictError::NotBencode)?;
         let d = v.as_dict().ok_or(InfoDictError::NotADict)?;
         let name = d
@@ -95,7 +95,7 @@ impl InfoDict {
         let v1_files = d.get(b"files");
         let has_v1 = v1_length.is_some() || v1_files.is_some();
 
-        let mut out = InfoDict {
+        let mut out = Self {
             name,
             piece_length,
             private,

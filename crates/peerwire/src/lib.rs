@@ -16,6 +16,12 @@
 //! Nothing here panics on network input; `fuzz/` has targets for the fetch state machine and
 //! the info-dict parser.
 
+#![warn(missing_docs)]
+// Sans-IO, enforced: no clock, socket, lock, thread or OS randomness (the list and the reasons
+// are in the root clippy.toml). Unit tests are exempt: they may take `Instant::now()` as an
+// arbitrary epoch.
+#![cfg_attr(not(test), deny(clippy::disallowed_methods, clippy::disallowed_types))]
+
 mod error;
 pub mod extension;
 mod fetch;

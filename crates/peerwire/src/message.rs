@@ -30,8 +30,8 @@ impl Header {
     /// Bytes of the header itself (prefix, plus the id byte for a message).
     pub fn header_len(&self) -> usize {
         match self {
-            Header::KeepAlive => LEN_PREFIX,
-            Header::Message { .. } => LEN_PREFIX + 1,
+            Self::KeepAlive => LEN_PREFIX,
+            Self::Message { .. } => LEN_PREFIX + 1,
         }
     }
 }

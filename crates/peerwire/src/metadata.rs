@@ -64,7 +64,7 @@ pub enum MetadataMsg<'a> {
 
 impl<'a> MetadataMsg<'a> {
     /// Parses the payload after the extension id byte.
-    pub fn parse(payload: &'a [u8]) -> Result<MetadataMsg<'a>, ProtocolError> {
+    pub fn parse(payload: &'a [u8]) -> Result<Self, ProtocolError> {
         let bad = ProtocolError::BadMetadataMessage;
         let (v, used) = bencode::decode_prefix(payload).map_err(|_| bad)?;
         let d = v.as_dict().ok_or(bad)?;
@@ -144,7 +144,7 @@ pub struct Assembly {
 impl Assembly {
     /// Room for `size` bytes of metadata, or [`FetchError::TooBig`] (without allocating) when
     /// `size > max`. `size` must be positive: a peer announcing 0 has no metadata.
-    pub fn new(size: u64, max: usize) -> Result<Assembly, FetchError> {
+    pub fn new(size: u64, max: usize) -> Result<Self, FetchError> {
         let len = usize::try_from(size)
             .ok()
             .filter(|&n| n <= max)
@@ -153,7 +153,7 @@ impl Assembly {
             return Err(FetchError::NoMetadataSupport);
         }
         let n = piece_count(len);
-        Ok(Assembly {
+        Ok(Self {
             buf: vec![0; len],
             have: vec![false; n],
             missing: n,

@@ -39,9 +39,9 @@ pub struct MetadataServe {
 
 impl MetadataServe {
     /// Serves `info_bytes` (whose SHA-1 is the info hash peers must ask for) as `peer_id`.
-    pub fn new(info_bytes: Vec<u8>, peer_id: [u8; 20]) -> MetadataServe {
+    pub fn new(info_bytes: Vec<u8>, peer_id: [u8; 20]) -> Self {
         let info_hash = Sha1::digest(&info_bytes).into();
-        MetadataServe {
+        Self {
             info: info_bytes,
             info_hash,
             peer_id,

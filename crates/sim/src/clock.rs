@@ -16,7 +16,7 @@ pub struct Clock {
 impl Clock {
     /// A clock at virtual time zero.
     pub fn new() -> Self {
-        Clock {
+        Self {
             base: Instant::now(),
             now: Duration::ZERO,
         }
@@ -50,6 +50,6 @@ impl Clock {
 
 impl Default for Clock {
     fn default() -> Self {
-        Clock::new()
+        Self::new()
     }
 }

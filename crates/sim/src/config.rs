@@ -48,11 +48,11 @@ impl SimConfig {
     /// `nodes` nodes under `seed`, with a lossless 20–50 ms link and
     /// [`SimConfig::engine_defaults`].
     pub fn new(nodes: usize, seed: u64) -> Self {
-        SimConfig {
+        Self {
             nodes,
             seed,
             link: LinkConfig::default(),
-            engine: SimConfig::engine_defaults(),
+            engine: Self::engine_defaults(),
             read_only_fraction: 0.0,
             check_invariants: false,
             timer_granularity: Duration::from_millis(1),

@@ -56,6 +56,8 @@
 //! assert!(net.score(from, result).ratio() > 0.5);
 //! ```
 
+#![warn(missing_docs)]
+
 mod clock;
 mod config;
 mod link;

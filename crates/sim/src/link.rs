@@ -24,7 +24,7 @@ pub struct LinkConfig {
 impl Default for LinkConfig {
     /// 20 ms + up to 30 ms jitter, no loss: a lossless wide-area network.
     fn default() -> Self {
-        LinkConfig {
+        Self {
             latency: Duration::from_millis(20),
             jitter: Duration::from_millis(30),
             loss: 0.0,
@@ -42,7 +42,7 @@ pub struct Link {
 impl Link {
     /// A link model drawing from `seed`.
     pub fn new(cfg: LinkConfig, seed: u64) -> Self {
-        Link {
+        Self {
             cfg,
             rng: ChaCha8Rng::seed_from_u64(seed),
         }

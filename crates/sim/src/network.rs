@@ -137,9 +137,9 @@ pub struct Network {
 impl Network {
     /// Creates `cfg.nodes` engines at virtual time zero (none bootstrapped yet). A
     /// `read_only_fraction` of them (chosen by the seed, never node 0) run read-only.
-    pub fn new(cfg: SimConfig) -> Network {
+    pub fn new(cfg: SimConfig) -> Self {
         let clock = Clock::new();
-        let mut net = Network {
+        let mut net = Self {
             link: Link::new(cfg.link, derive_seed(cfg.seed, STREAM_LINK)),
             rng: ChaCha8Rng::seed_from_u64(derive_seed(cfg.seed, STREAM_WORKLOAD)),
             clock,

@@ -61,7 +61,7 @@ pub struct EventQueue {
 impl EventQueue {
     /// An empty queue.
     pub fn new() -> Self {
-        EventQueue::default()
+        Self::default()
     }
 
     /// Schedules `payload` at virtual time `at` (nanosecond resolution, up to ~584 years).

@@ -17,7 +17,7 @@ pub struct TraceHash(u64);
 impl TraceHash {
     /// The hash of an empty trace.
     pub fn new() -> Self {
-        TraceHash(OFFSET)
+        Self(OFFSET)
     }
 
     fn write(&mut self, bytes: &[u8]) {
@@ -53,7 +53,7 @@ impl TraceHash {
 
 impl Default for TraceHash {
     fn default() -> Self {
-        TraceHash::new()
+        Self::new()
     }
 }
 

@@ -51,7 +51,7 @@ impl Bep51Walk {
     /// A crawl from node `crawler`, starting from the contacts in its routing table, with at
     /// most `max_in_flight` queries outstanding.
     pub fn new(net: &Network, crawler: usize, max_in_flight: usize) -> Self {
-        let mut w = Bep51Walk {
+        let mut w = Self {
             crawler,
             max_in_flight: max_in_flight.max(1),
             frontier: VecDeque::new(),
