@@ -332,9 +332,9 @@ async fn housekeeper(ctx: Arc<Ctx>, saved: Vec<NodeInfo>, mut stop: watch::Recei
                 if let Ok(s) = ctx.node.stats().await {
                     ctx.routing_nodes.store(s.routing_table_nodes, Relaxed);
                     m.routing_table_nodes.set(s.routing_table_nodes as i64);
-                    m.dht_packets_in.set(s.engine.rx_datagrams as i64);
-                    m.dht_packets_out.set(s.engine.tx_datagrams as i64);
-                    m.dht_malformed.set(s.engine.malformed as i64);
+                    m.dht_packets_in.set_to(s.engine.rx_datagrams);
+                    m.dht_packets_out.set_to(s.engine.tx_datagrams);
+                    m.dht_malformed.set_to(s.engine.malformed);
                 }
                 m.queue_depth.with("writer").set(ctx.writer.depth() as i64);
                 let now = Instant::now();
