@@ -17,9 +17,11 @@
 mod config;
 mod crawler;
 pub mod diagnosis;
+mod driver;
 pub mod filter;
 mod housekeeper;
 pub mod http;
+mod io;
 pub mod metrics;
 pub mod nodes_file;
 pub mod planner;

@@ -18,8 +18,10 @@
 
 #![deny(clippy::disallowed_methods, clippy::disallowed_types)]
 
+mod action;
 pub mod crawl_table;
 pub mod dedup;
+mod dispatch;
 pub mod fair_queue;
 mod resolve;
 mod sampling;
@@ -32,151 +34,20 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use dht::{Id20, NodeInfo, Reply};
-use store::InfoHash;
+use dht::{NodeInfo, Reply};
 
 use crate::config::CrawlerConfig;
-use crate::filter::{Candidate, PreFetchFilter, SwarmFacts, Verdict};
+use crate::filter::{Candidate, PreFetchFilter, Verdict};
 use crawl_table::{Bep51, CrawlTable};
 use fair_queue::FairQueue;
-use resolve::{Policy, Resolution, Step};
+use resolve::Resolution;
 use sampling::{Phase, Sampler};
 
+pub use action::{Action, Counts, QueryError, ResolveId, busy_retry};
 pub use resolve::{FetchReport, Swarm};
 
 /// How often the driver calls [`Planner::handle_tick`].
 pub const TICK: Duration = Duration::from_millis(100);
-
-/// Identifies one candidate's resolution in [`Action`]s and `handle_*` calls.
-pub type ResolveId = u64;
-
-/// Why a direct query failed, as far as the planner cares.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum QueryError {
-    /// No answer.
-    Timeout,
-    /// A KRPC error answer.
-    Remote,
-    /// The engine was at a cap (after the retries [`busy_retry`] allows).
-    Busy,
-    /// Anything else (local).
-    Other,
-}
-
-/// How long to wait before retrying a query the engine refused as busy, after `attempt`
-/// earlier retries; `None`: give up.
-pub fn busy_retry(attempt: u32) -> Option<Duration> {
-    (attempt < 5).then(|| Duration::from_millis(200 * u64::from(attempt + 1)))
-}
-
-/// Something the planner wants done. Each names the `handle_*` call its result goes to.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Action {
-    /// Discovery: `find_node` at `addr` → [`Planner::handle_find_node`].
-    FindNode {
-        /// The node.
-        addr: SocketAddr,
-        /// The target.
-        target: Id20,
-    },
-    /// BEP-51 `sample_infohashes` at `addr` → [`Planner::handle_sample`].
-    Sample {
-        /// The node.
-        addr: SocketAddr,
-        /// The target.
-        target: Id20,
-    },
-    /// Read the node's routing table → [`Planner::handle_routing_table`] (nothing on error).
-    ReadRoutingTable,
-    /// Look these hashes up in the store → [`Planner::handle_stored`].
-    CheckStored {
-        /// The hashes.
-        hashes: Vec<InfoHash>,
-    },
-    /// Mark these stored hashes as seen again at `at` (Unix seconds). No answer.
-    Touch {
-        /// The hashes.
-        hashes: Vec<InfoHash>,
-        /// When.
-        at: i64,
-    },
-    /// `get_peers` at the sampling node → [`Planner::handle_peers`].
-    GetPeers {
-        /// The resolution.
-        id: ResolveId,
-        /// The sampling node.
-        source: SocketAddr,
-        /// The infohash.
-        info_hash: Id20,
-    },
-    /// A BEP-33 scrape (`get_peers` with `scrape=1`) at the sampling node →
-    /// [`Planner::handle_scrape`].
-    Scrape {
-        /// The resolution.
-        id: ResolveId,
-        /// The sampling node.
-        source: SocketAddr,
-        /// The infohash.
-        info_hash: Id20,
-    },
-    /// An iterative `get_peers` lookup (with scrape if configured) →
-    /// [`Planner::handle_lookup`].
-    Lookup {
-        /// The resolution.
-        id: ResolveId,
-        /// The infohash.
-        info_hash: Id20,
-        /// A node to start from, besides the routing table.
-        seed: Option<SocketAddr>,
-    },
-    /// Fetch the metadata from these peers, in order (a TCP slot is reserved for it) →
-    /// [`Planner::handle_fetch`].
-    Fetch {
-        /// The resolution.
-        id: ResolveId,
-        /// The infohash.
-        info_hash: [u8; 20],
-        /// The peers.
-        peers: Vec<SocketAddr>,
-    },
-    /// Fetched: make the record (with `swarm`), run the post-fetch stage, store it →
-    /// [`Planner::handle_finished`] once done (the candidate's slot is held until then).
-    Finish {
-        /// The resolution.
-        id: ResolveId,
-        /// The candidate.
-        candidate: Candidate,
-        /// The BEP-33 estimate, if any.
-        swarm: Option<Swarm>,
-        /// Time since the resolution started.
-        took: Duration,
-    },
-}
-
-/// Counters of the planner's decisions (the driver copies them into [`crate::Metrics`]).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Counts {
-    /// Infohashes received in samples.
-    pub samples_received: u64,
-    /// Sampled infohashes the seen filter knew.
-    pub dedup_seen: u64,
-    /// New infohashes the store did not have.
-    pub dedup_new: u64,
-    /// New infohashes the store had.
-    pub dedup_stored: u64,
-    /// Pre-fetch filter passes.
-    pub prefilter_pass: u64,
-    /// Pre-fetch filter drops.
-    pub prefilter_drop: u64,
-    /// Swarm check passes.
-    pub swarm_pass: u64,
-    /// Swarm check drops.
-    pub swarm_drop: u64,
-    /// Candidates dropped because the queue was full.
-    pub candidate_drops: u64,
-    /// Resolutions by outcome (`ok` or a failure cause).
-    pub fetch: BTreeMap<&'static str, u64>,
-}
 
 /// The crawl policy as a deterministic state machine (see the module docs).
 ///
@@ -488,169 +359,6 @@ impl Planner {
             self.free(r.candidate.source.ip());
         }
         self.dispatch(now);
-    }
-
-    // ------------------------------------------------------------ internals
-
-    /// Moves candidates into the fair queue and starts resolutions up to the cap.
-    fn dispatch(&mut self, now: Instant) {
-        while !self.queue.is_full() {
-            let Some(c) = self.inbox.pop_front() else {
-                break;
-            };
-            // Not full (checked above).
-            let _ = self.queue.push(c);
-        }
-        while !self.stopping && self.in_flight < self.cfg.resolve_concurrency.max(1) {
-            let Some(c) = self.queue.pop() else { break };
-            self.in_flight += 1;
-            let id = self.next_id;
-            self.next_id += 1;
-            let (r, first) = Resolution::start(c, now);
-            self.resolutions.insert(id, r);
-            self.apply(now, id, vec![first]);
-        }
-    }
-
-    /// Steps resolution `id` with `f`, giving it the policy (settings and the swarm check).
-    fn step(
-        &mut self,
-        now: Instant,
-        id: ResolveId,
-        f: impl FnOnce(&mut Resolution, &mut Policy<'_>) -> Vec<Step>,
-    ) {
-        let Some(r) = self.resolutions.get_mut(&id) else {
-            return;
-        };
-        let filter = self.filter.as_ref();
-        let pending = &self.pending;
-        let counts = &mut self.counts;
-        let candidate = r.candidate.clone();
-        let mut check = |peers: usize, swarm: Option<Swarm>| {
-            swarm_check(filter, pending, counts, &candidate, peers, swarm)
-        };
-        let mut policy = Policy {
-            peers_per_hash: self.cfg.peers_per_hash,
-            scrape: self.cfg.scrape,
-            wants_swarm: filter.wants_swarm(),
-            swarm_check: &mut check,
-        };
-        let steps = f(r, &mut policy);
-        self.apply(now, id, steps);
-        self.dispatch(now);
-    }
-
-    /// Turns a resolution's steps into actions, and ends it when it is over.
-    fn apply(&mut self, now: Instant, id: ResolveId, steps: Vec<Step>) {
-        let Some(r) = self.resolutions.get(&id) else {
-            return;
-        };
-        let source = r.candidate.source;
-        let info_hash = Id20(r.candidate.info_hash);
-        for s in steps {
-            match s {
-                Step::GetPeers => self.actions.push_back(Action::GetPeers {
-                    id,
-                    source,
-                    info_hash,
-                }),
-                Step::Scrape => self.actions.push_back(Action::Scrape {
-                    id,
-                    source,
-                    info_hash,
-                }),
-                Step::Lookup { seed } => self.actions.push_back(Action::Lookup {
-                    id,
-                    info_hash,
-                    seed,
-                }),
-                Step::Fetch { peers } => {
-                    self.tcp_waiting.push_back((id, peers));
-                    self.pump_tcp();
-                }
-                Step::Finish { swarm } => {
-                    let r = self.resolutions.remove(&id).expect("present");
-                    *self.counts.fetch.entry("ok").or_default() += 1;
-                    self.pending.remove(&r.candidate.info_hash);
-                    self.finishing.insert(id, source.ip());
-                    self.actions.push_back(Action::Finish {
-                        id,
-                        candidate: r.candidate,
-                        swarm,
-                        took: now - r.started,
-                    });
-                }
-                Step::GiveUp { cause } => {
-                    *self.counts.fetch.entry(cause).or_default() += 1;
-                    self.end(id);
-                }
-                Step::Dropped => self.end(id),
-            }
-        }
-        debug_assert!(
-            self.resolutions.get(&id).is_none_or(|r| !r.is_over()),
-            "an ended resolution is removed"
-        );
-    }
-
-    /// Ends resolution `id` without a record: its slot is free at once.
-    fn end(&mut self, id: ResolveId) {
-        if let Some(r) = self.resolutions.remove(&id) {
-            self.pending.remove(&r.candidate.info_hash);
-            self.free(r.candidate.source.ip());
-        }
-    }
-
-    fn free(&mut self, ip: IpAddr) {
-        self.in_flight = self.in_flight.saturating_sub(1);
-        self.queue.done(ip);
-    }
-
-    /// Starts waiting fetches while TCP slots are free.
-    fn pump_tcp(&mut self) {
-        while self.tcp_in_use.len() < self.cfg.fetch_concurrency.max(1) {
-            let Some((id, peers)) = self.tcp_waiting.pop_front() else {
-                break;
-            };
-            let Some(r) = self.resolutions.get(&id) else {
-                continue;
-            };
-            self.tcp_in_use.insert(id);
-            self.actions.push_back(Action::Fetch {
-                id,
-                info_hash: r.candidate.info_hash,
-                peers,
-            });
-        }
-    }
-}
-
-/// The swarm check between peers and TCP: `false` drops the candidate (counted).
-fn swarm_check(
-    filter: &dyn PreFetchFilter,
-    pending: &HashMap<[u8; 20], u32>,
-    counts: &mut Counts,
-    c: &Candidate,
-    peers: usize,
-    swarm: Option<Swarm>,
-) -> bool {
-    let round = |x: f64| x.round().clamp(0.0, f64::from(u32::MAX)) as u32;
-    let facts = SwarmFacts {
-        peers,
-        seeders: swarm.map(|s| round(s.0)),
-        leechers: swarm.map(|s| round(s.1)),
-        times_seen: pending.get(&c.info_hash).copied().unwrap_or(1),
-    };
-    match filter.check_swarm(c, &facts) {
-        Verdict::Pass => {
-            counts.swarm_pass += 1;
-            true
-        }
-        Verdict::Drop(why) => {
-            counts.swarm_drop += 1;
-            tracing::debug!(info_hash = %InfoHash(c.info_hash), %why, "dropped before connecting");
-            false
-        }
     }
 }
 
