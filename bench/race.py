@@ -309,7 +309,7 @@ def run_bitagent(work, bootstrap, ip, total, cap, stall_after):
         "command": " ".join(cmd).replace(ROOT + "/", ""), "stopped_on": stop, "wall_start": wall0,
         "series": series, "elapsed_s": round(elapsed, 1), "exit_status": status,
         "cpu_s": round(ru.ru_utime + ru.ru_stime, 2), "peak_rss_mib": round(ru.ru_maxrss / 1024, 1),
-        "udp_packets_sent_own_count": metric(metrics_text, "bitagent_dht_packets_sent"),
+        "udp_packets_sent_own_count": metric(metrics_text, "bitagent_dht_packets_sent_total"),
         "last_status": last, "stored": stored,
     }
 

@@ -10,7 +10,7 @@
 # Each racer runs alone on a fresh swarm, BitAgent first. Reported for each: time to 50/90/100%
 # of the swarm's torrents discovered and persisted (with the CPU seconds spent by then), total
 # CPU seconds, CPU ms per torrent persisted, peak RSS, UDP packets sent (its own count:
-# bitagent_dht_packets_sent / libtorrent's DHT + uTP counters) and received by the swarm, and
+# bitagent_dht_packets_sent_total / libtorrent's DHT + uTP counters) and received by the swarm, and
 # whether any node blocked it (the swarm's `bans`). A racer stops when every torrent is
 # persisted, when it has found nothing new for STALL s past 90%, or at its cap ("not
 # reached" = not within the cap). The baseline's cap is, by default, three times BitAgent's

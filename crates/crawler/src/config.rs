@@ -5,9 +5,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use peerwire::FetchConfig;
+use rand::{RngCore as _, SeedableRng as _};
 
-use crate::crawl_table::CrawlTableConfig;
 use crate::diagnosis::DiagnosisConfig;
+use crate::planner::crawl_table::CrawlTableConfig;
 use crate::writer::WriterConfig;
 
 /// Everything the crawler can be tuned by.
@@ -63,6 +64,10 @@ pub struct CrawlerConfig {
     pub diagnosis: DiagnosisConfig,
     /// The TCP port we advertise to peers (BEP-10 `p`).
     pub peer_port: u16,
+    /// Seeds the planner's RNG (sampling targets): the same seed gives the same decisions
+    /// for the same inputs. [`CrawlerConfig::scaled`] draws one from the OS; the crawler logs
+    /// it at start.
+    pub seed: u64,
 }
 
 impl Default for CrawlerConfig {
@@ -109,6 +114,7 @@ impl CrawlerConfig {
             writer: WriterConfig::default(),
             diagnosis: DiagnosisConfig::default(),
             peer_port: 3334,
+            seed: rand::rngs::StdRng::from_os_rng().next_u64(),
         }
     }
 

@@ -1,6 +1,7 @@
 //! BitAgent's crawl pipeline: from BEP-51 samples to verified metadata in the store.
 //!
-//! Stages, in order (see [`Crawler`] for the tasks that run them):
+//! Stages, in order (decided by the sans-IO [`planner`], performed by the tasks of
+//! [`Crawler`]):
 //! 1. bootstrap from the seeds and the routing table saved last time ([`nodes_file`]);
 //! 2. a [`crawl_table`] of sampling candidates, fed by the `nodes` of every reply, sampled
 //!    with `sample_infohashes` (BEP-51, `ro=1`) at the pace each node's `interval` allows;
@@ -14,18 +15,22 @@
 //! [`Metrics`]; [`diagnosis`] turns the numbers into advice (starvation, thrash).
 
 mod config;
-pub mod crawl_table;
 mod crawler;
-pub mod dedup;
 pub mod diagnosis;
-pub mod fair_queue;
+mod driver;
 pub mod filter;
+mod housekeeper;
 pub mod http;
+mod io;
 pub mod metrics;
 pub mod nodes_file;
+pub mod planner;
+mod record;
 pub mod writer;
 
 pub use config::CrawlerConfig;
-pub use crawler::{Crawler, Status, status_of, to_record, unix_now};
+pub use crawler::{Crawler, Status, status_of, unix_now};
 pub use filter::{AllowAll, Candidate, PreFetchFilter, Verdict};
 pub use metrics::Metrics;
+pub use planner::{crawl_table, dedup, fair_queue};
+pub use record::to_record;

@@ -314,11 +314,11 @@ pub struct Metrics {
     /// Torrents in the store.
     pub store_torrents: Gauge,
     /// DHT datagrams received / sent, malformed datagrams (copied from the engine).
-    pub dht_packets_in: Gauge,
+    pub dht_packets_in: Counter,
     /// See `dht_packets_in`.
-    pub dht_packets_out: Gauge,
+    pub dht_packets_out: Counter,
     /// See `dht_packets_in`.
-    pub dht_malformed: Gauge,
+    pub dht_malformed: Counter,
 }
 
 impl Default for Metrics {
@@ -354,9 +354,9 @@ impl Default for Metrics {
             store_batches: Counter::default(),
             store_errors: Counter::default(),
             store_torrents: Gauge::default(),
-            dht_packets_in: Gauge::default(),
-            dht_packets_out: Gauge::default(),
-            dht_malformed: Gauge::default(),
+            dht_packets_in: Counter::default(),
+            dht_packets_out: Counter::default(),
+            dht_malformed: Counter::default(),
         }
     }
 }
@@ -566,21 +566,21 @@ impl Metrics {
             "Torrents in the store.",
             self.store_torrents.get(),
         );
-        gauge(
+        counter(
             &mut o,
-            "bitagent_dht_packets_received",
+            "bitagent_dht_packets_received_total",
             "UDP datagrams received by the DHT node.",
             self.dht_packets_in.get(),
         );
-        gauge(
+        counter(
             &mut o,
-            "bitagent_dht_packets_sent",
+            "bitagent_dht_packets_sent_total",
             "UDP datagrams sent by the DHT node.",
             self.dht_packets_out.get(),
         );
-        gauge(
+        counter(
             &mut o,
-            "bitagent_dht_malformed_packets",
+            "bitagent_dht_malformed_packets_total",
             "Datagrams dropped because they did not decode.",
             self.dht_malformed.get(),
         );

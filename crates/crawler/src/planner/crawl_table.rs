@@ -412,7 +412,7 @@ mod tests {
 
     #[test]
     fn offers_are_deduplicated_and_due_round_robin() {
-        let now = Instant::now();
+        let now = crate::planner::t0();
         let mut t = small(100);
         assert!(t.offer(now, id(1), addr(1)));
         assert!(!t.offer(now, id(1), addr(1)));
@@ -427,7 +427,7 @@ mod tests {
 
     #[test]
     fn interval_is_honoured_and_news_bring_the_next_sample_forward() {
-        let now = Instant::now();
+        let now = crate::planner::t0();
         let mut t = small(10);
         t.offer(now, id(1), addr(1));
         t.offer(now, id(2), addr(2));
@@ -458,7 +458,7 @@ mod tests {
 
     #[test]
     fn unsupported_and_failing_nodes_are_tracked_and_dropped() {
-        let now = Instant::now();
+        let now = crate::planner::t0();
         let mut t = small(10);
         t.offer(now, id(1), addr(1));
         t.offer(now, id(2), addr(2));
@@ -480,7 +480,7 @@ mod tests {
 
     #[test]
     fn a_full_table_evicts_the_worst_or_refuses() {
-        let now = Instant::now();
+        let now = crate::planner::t0();
         let mut t = small(3);
         for i in 0..3 {
             t.offer(now, id(i), addr(i));
@@ -501,7 +501,7 @@ mod tests {
     #[test]
     fn bounded_under_churn() {
         // A seeded churn of offers and outcomes never breaks the counters or the cap.
-        let now = Instant::now();
+        let now = crate::planner::t0();
         let mut t = small(50);
         let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
         let mut clock = now;
