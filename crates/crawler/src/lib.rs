@@ -23,6 +23,7 @@ pub mod filter;
 pub mod http;
 pub mod metrics;
 pub mod nodes_file;
+pub mod stages;
 pub mod writer;
 
 pub use config::CrawlerConfig;

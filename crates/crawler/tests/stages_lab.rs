@@ -1,7 +1,8 @@
 //! Pre-fetch filtering end to end on our lab: infohashes on a double-hash blocklist are never
 //! connected to (the lab counts TCP connections per infohash), never stored; a list that
 //! arrives later (a file that changes while the crawler runs) purges the torrent it names
-//! from the store and blocks it; the default rules classify everything that is stored.
+//! from the store (deleted, not blocked there: the pre-fetch check keeps it out); the default
+//! rules classify everything that is stored.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -9,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use classify::blocklist::hex_digest_line;
 use classify::rules::RuleSet;
-use classify::stages::{Filters, load_blocklist, watch_blocklist};
+use crawler::stages::{Filters, load_blocklist, watch_blocklist};
 use crawler::{Crawler, CrawlerConfig};
 use lab::swarm::{Lab, LabConfig};
 use net::Node;
