@@ -6,7 +6,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use classify::blocklist::hex_digest_line;
 use classify::rules::RuleSet;
@@ -29,15 +29,11 @@ fn write_list(path: &Path, hashes: &[[u8; 20]]) {
     std::fs::write(path, text).unwrap();
 }
 
+/// Whether `f` holds within `limit` (polled with [`testkit::eventually`]).
 async fn until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if f() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    f()
+    testkit::eventually(limit, async || f().then_some(()))
+        .await
+        .is_some()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

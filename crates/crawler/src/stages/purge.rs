@@ -173,7 +173,7 @@ mod tests {
         }
         .to_string();
         assert_eq!(line, "deleted 3 stored torrents named by the blocklist");
-        assert!(!line.contains("block "), "{line}");
+        assert!(!line.contains("blocked"), "{line}");
     }
 
     #[tokio::test]
