@@ -266,17 +266,11 @@ pub fn facts_from_torrent(bytes: &[u8]) -> anyhow::Result<TorrentFacts> {
     Ok(facts_from_info(&info))
 }
 
-/// Torrent facts from a parsed info dictionary (paths joined with `/`).
+/// Torrent facts from a parsed info dictionary: the record the crawler would store
+/// ([`crawler::to_record`], every file kept), as the rules see it ([`crawler::stages::facts_of`]).
 pub fn facts_from_info(info: &peerwire::InfoDict) -> TorrentFacts {
-    let files = info
-        .files
-        .iter()
-        .map(|f| (f.path.join("/"), f.length))
-        .collect();
-    let mut facts = TorrentFacts::new(info.name.clone(), files);
-    facts.private = info.private;
-    facts.total_size = info.total_size;
-    facts
+    let record = crawler::to_record([0; 20], info, usize::MAX, 0, None, 0);
+    crawler::stages::facts_of(&record)
 }
 
 /// The encoded bytes of the top-level `info` value of a `.torrent`.

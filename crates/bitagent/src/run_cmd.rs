@@ -61,10 +61,10 @@ pub async fn run(settings: Settings, args: RunArgs) -> anyhow::Result<()> {
     })?;
     // Rules and blocklists first: a bad file stops startup before anything runs unfiltered.
     let rules = crate::rules_cmd::load(settings.rules.as_deref())?;
-    let blocklist = classify::stages::load_blocklist(&settings.blocklist)?;
-    let filters = Arc::new(classify::stages::Filters::new(blocklist, rules));
+    let blocklist = crawler::stages::load_blocklist(&settings.blocklist)?;
+    let filters = Arc::new(crawler::stages::Filters::new(blocklist, rules));
     let db = db_path(&settings.data_dir);
-    let mut store = SqliteStore::open_with(
+    let store = SqliteStore::open_with(
         &db,
         SqliteOptions {
             file_cap: settings.file_cap,
@@ -73,14 +73,6 @@ pub async fn run(settings: Settings, args: RunArgs) -> anyhow::Result<()> {
         },
     )
     .with_context(|| format!("cannot open the database {}", db.display()))?;
-    // A list that arrived since the last run purges what it names before crawling resumes.
-    let purged = filters.purge(&mut store)?;
-    if purged > 0 {
-        tracing::info!(
-            purged,
-            "stored torrents named by the blocklist deleted and blocked"
-        );
-    }
     let cfg = crawler_config(&settings);
     let seed = args.seed.unwrap_or_else(crate::random_u64);
     let node = Node::bind(settings.bind, cfg.node_config(seed))
@@ -104,7 +96,8 @@ pub async fn run(settings: Settings, args: RunArgs) -> anyhow::Result<()> {
         Crawler::start_with(node, Box::new(store), filters.clone(), filters.clone(), cfg).await;
     let metrics = crawler.metrics();
     let writer = crawler.writer().expect("a running crawler has a writer");
-    tokio::spawn(classify::stages::watch_blocklist(
+    // First purges what a list that arrived since the last run names, a page per writer job.
+    tokio::spawn(crawler::stages::watch_blocklist(
         settings.blocklist.clone(),
         filters.clone(),
         writer.clone(),

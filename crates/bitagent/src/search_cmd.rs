@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use anyhow::Context as _;
+use crawler::stages;
 use serde_json::{Value, json};
 use store::{Classification, SearchFilter, SqliteStore, Store, Torrent};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -196,28 +197,13 @@ pub fn rules(settings: &Settings, cmd: RulesCmd) -> anyhow::Result<()> {
     }
 }
 
-/// A stored torrent as the record the rules see (what the crawler would have stored).
-fn record_of(t: &Torrent) -> store::TorrentRecord {
-    store::TorrentRecord {
-        info_hash: t.info_hash,
-        name: t.name.clone(),
-        total_size: t.total_size,
-        files: t.files.clone(),
-        file_count: t.file_count,
-        private: t.private,
-        seeders: t.seeders,
-        ..store::TorrentRecord::default()
-    }
-}
-
 fn explain(settings: &Settings, a: &ExplainArgs) -> anyhow::Result<()> {
     let rules = crate::rules_cmd::load(a.rules.as_deref().or(settings.rules.as_deref()))?;
     let store = open(settings)?;
     let Some(t) = store.get(&a.info_hash)? else {
         anyhow::bail!("{} is not in the store", a.info_hash);
     };
-    let record = record_of(&t);
-    let facts = classify::stages::facts_of(&record);
+    let facts = stages::facts_of(&stages::stored_record(&t));
     let v = rules.classify(&facts);
     let keep = rules.keep(&facts, v.content_type(), t.seeders);
     if a.json {
@@ -261,7 +247,7 @@ fn explain(settings: &Settings, a: &ExplainArgs) -> anyhow::Result<()> {
 /// `bitagent reclassify`: pages through the torrents not classified by the current rules.
 pub fn reclassify(settings: &Settings, a: ReclassifyArgs) -> anyhow::Result<()> {
     let rules = crate::rules_cmd::load(a.rules.as_deref().or(settings.rules.as_deref()))?;
-    let rev = classify::stages::rules_rev(&rules);
+    let rev = rules.rev();
     let mut store = open(settings)?;
     let total = store.pending_reclassify(&rev)?;
     let started = std::time::Instant::now();
@@ -274,13 +260,13 @@ pub fn reclassify(settings: &Settings, a: ReclassifyArgs) -> anyhow::Result<()> 
         let mut updates = Vec::with_capacity(batch.len());
         let mut drops = Vec::new();
         for t in &batch {
-            let mut record = record_of(t);
-            let v = rules.classify(&classify::stages::facts_of(&record));
+            let mut record = stages::stored_record(t);
+            let v = rules.classify(&stages::facts_of(&record));
             if v.drop.is_some() {
                 drops.push(t.info_hash);
                 continue;
             }
-            classify::stages::annotate(&mut record, &v, &rev);
+            stages::annotate(&mut record, &v, &rev);
             updates.push(Classification {
                 info_hash: t.info_hash,
                 content_type: record.content_type,

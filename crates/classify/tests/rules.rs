@@ -646,3 +646,56 @@ fn deeply_nested_expressions_are_refused_not_a_stack_overflow() {
         .unwrap();
     assert_eq!(handle.join().unwrap().as_deref(), Some("deep"));
 }
+
+// ---------------------------------------------------------------------------------------------
+// The revision recorded as `classified_rev`.
+
+/// The revision of the embedded defaults. It changes only when a default rule (or the banned
+/// keyword list, or the canonical text's format) changes; then every store reclassifies once.
+/// Update it together with `defaults.yaml`, never on a toolchain upgrade.
+const DEFAULTS_REV: &str = "59c0623cde46be88";
+
+#[test]
+fn the_rules_rev_of_the_defaults_is_pinned() {
+    assert_eq!(RuleSet::load(None).unwrap().rev(), DEFAULTS_REV);
+}
+
+#[test]
+fn the_rules_rev_is_sha256_of_the_canonical_text() {
+    let rules = RuleSet::load(None).unwrap();
+    let text = rules.canonical_text();
+    assert!(
+        text.starts_with("bitagent-rules 1\nbanned pthc\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\nrule movie-video\nstage post_fetch\nenabled true\n"),
+        "{text}"
+    );
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(text.as_bytes());
+    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(rules.rev(), hex);
+    // Two loads of the same files: the same revision.
+    assert_eq!(RuleSet::load(None).unwrap().rev(), rules.rev());
+}
+
+#[test]
+fn the_rules_rev_changes_with_a_rule_but_not_with_the_file_name_or_lines() {
+    let user = "rules:\n  - name: big\n    stage: post_fetch\n    when: total_size > 100 * GB\n    actions: {add_tag: big}\n";
+    let a = RuleSet::merged(Some((user, "a.yaml"))).unwrap();
+    // The same rules from another file, lower down in it: same revision (the old Debug hash
+    // held file names and line numbers, so moving a file forced a full reclassify).
+    let b = RuleSet::merged(Some((&format!("# moved\n\n{user}"), "/etc/b.yaml"))).unwrap();
+    assert_eq!(a.rev(), b.rev());
+    assert_ne!(a.rev(), RuleSet::load(None).unwrap().rev());
+    // A changed expression, action, or enabled flag changes it.
+    for changed in [
+        user.replace("100 * GB", "200 * GB"),
+        user.replace("add_tag: big", "add_tag: huge"),
+        format!("{user}disable: [movie-video]\n"),
+    ] {
+        let c = RuleSet::merged(Some((&changed, "a.yaml"))).unwrap();
+        assert_ne!(c.rev(), a.rev(), "{changed}");
+    }
+}

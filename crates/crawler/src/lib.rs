@@ -26,6 +26,7 @@ pub mod metrics;
 pub mod nodes_file;
 pub mod planner;
 mod record;
+pub mod stages;
 pub mod writer;
 
 pub use config::CrawlerConfig;

@@ -1,15 +1,16 @@
 //! Pre-fetch filtering end to end on our lab: infohashes on a double-hash blocklist are never
 //! connected to (the lab counts TCP connections per infohash), never stored; a list that
 //! arrives later (a file that changes while the crawler runs) purges the torrent it names
-//! from the store and blocks it; the default rules classify everything that is stored.
+//! from the store (deleted, not blocked there: the pre-fetch check keeps it out); the default
+//! rules classify everything that is stored.
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use classify::blocklist::hex_digest_line;
 use classify::rules::RuleSet;
-use classify::stages::{Filters, load_blocklist, watch_blocklist};
+use crawler::stages::{Filters, load_blocklist, watch_blocklist};
 use crawler::{Crawler, CrawlerConfig};
 use lab::swarm::{Lab, LabConfig};
 use net::Node;
@@ -28,15 +29,11 @@ fn write_list(path: &Path, hashes: &[[u8; 20]]) {
     std::fs::write(path, text).unwrap();
 }
 
+/// Whether `f` holds within `limit` (polled with [`testkit::eventually`]).
 async fn until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if f() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    f()
+    testkit::eventually(limit, async || f().then_some(()))
+        .await
+        .is_some()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
