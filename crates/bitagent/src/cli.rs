@@ -7,7 +7,7 @@ use clap::{ArgAction, Args, Parser, Subcommand};
 /// BitAgent: a BitTorrent mainline-DHT crawler.
 #[derive(Debug, Parser)]
 #[command(name = "bitagent", version)]
-pub struct Cli {
+pub(crate) struct Cli {
     /// More log output on stderr: -v debug, -vv trace (RUST_LOG, if set, wins).
     #[arg(short, long, action = ArgAction::Count, global = true)]
     pub verbose: u8,
@@ -30,7 +30,7 @@ pub struct Cli {
 // Parsed once per process: the size of the largest variant does not matter.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Crawl the DHT: sample infohashes (BEP-51), fetch their metadata from peers (BEP-9) and
     /// store them, until SIGINT/SIGTERM. Metrics on --http (default 127.0.0.1:3333/metrics).
     Run(RunArgs),
@@ -66,7 +66,7 @@ pub enum Command {
 }
 
 #[derive(Debug, Args)]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     /// The knob flags (`--http`, `--scaling-factor`, `--max-db-size`, ...), from the knob
     /// table in `config`.
     #[command(flatten)]
@@ -82,7 +82,7 @@ pub struct RunArgs {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum RulesCmd {
+pub(crate) enum RulesCmd {
     /// Validate a rules file and print the merged rule list (defaults + the file).
     Check(crate::rules_cmd::CheckArgs),
     /// Classify one torrent (same as `bitagent classify`).
@@ -92,7 +92,7 @@ pub enum RulesCmd {
 }
 
 #[derive(Debug, Args)]
-pub struct ExplainArgs {
+pub(crate) struct ExplainArgs {
     /// The torrent's infohash (40 hex digits).
     #[arg(value_name = "INFOHASH")]
     pub info_hash: store::InfoHash,
@@ -105,7 +105,7 @@ pub struct ExplainArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct ReclassifyArgs {
+pub(crate) struct ReclassifyArgs {
     /// Rules file merged over the defaults (default: the configured one).
     #[arg(long, value_name = "FILE")]
     pub rules: Option<PathBuf>,
@@ -115,14 +115,14 @@ pub struct ReclassifyArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct BlockArgs {
+pub(crate) struct BlockArgs {
     /// Infohashes (40 hex digits each).
     #[arg(value_name = "INFOHASH", required = true, num_args = 1..)]
     pub info_hashes: Vec<store::InfoHash>,
 }
 
 #[derive(Debug, Args)]
-pub struct SearchArgs {
+pub(crate) struct SearchArgs {
     /// Words to look for (all must match), or a 40-hex infohash.
     #[arg(value_name = "QUERY", num_args = 0..)]
     pub query: Vec<String>,
@@ -146,7 +146,7 @@ pub struct SearchArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct StatsArgs {
+pub(crate) struct StatsArgs {
     /// Also run the database integrity check (reads the whole file).
     #[arg(long)]
     pub check: bool,

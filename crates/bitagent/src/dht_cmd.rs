@@ -12,7 +12,7 @@ use crate::render;
 use clap::{ArgAction, Args, Subcommand};
 
 #[derive(Debug, Subcommand)]
-pub enum DhtCommand {
+pub(crate) enum DhtCommand {
     /// Send a ping to ADDR and print its id, version and where it sees us.
     Ping {
         /// The node to ask.
@@ -61,7 +61,7 @@ pub enum DhtCommand {
 
 /// Flags shared by the one-shot queries.
 #[derive(Debug, Args)]
-pub struct QueryOpts {
+pub(crate) struct QueryOpts {
     /// Local UDP address (default `0.0.0.0:0`, or `[::]:0` for an IPv6 ADDR).
     #[arg(long, value_name = "IP:PORT")]
     pub bind: Option<SocketAddr>,
@@ -93,26 +93,26 @@ const DEFAULT_LOOKUP_TIMEOUT: f64 = 60.0;
 impl crate::Cmd for DhtCommand {
     fn json(&self) -> bool {
         match self {
-            DhtCommand::Ping { opts, .. }
-            | DhtCommand::FindNode { opts, .. }
-            | DhtCommand::Sample { opts, .. }
-            | DhtCommand::GetPeers { opts, .. } => opts.json,
+            Self::Ping { opts, .. }
+            | Self::FindNode { opts, .. }
+            | Self::Sample { opts, .. }
+            | Self::GetPeers { opts, .. } => opts.json,
         }
     }
 
     /// Runs one `dht` subcommand, printing its result on stdout.
     async fn run(self, _: &crate::Context) -> anyhow::Result<()> {
         match self {
-            DhtCommand::Ping { addr, opts } => direct(&addr, DirectQuery::Ping, opts).await,
-            DhtCommand::FindNode { addr, target, opts } => {
+            Self::Ping { addr, opts } => direct(&addr, DirectQuery::Ping, opts).await,
+            Self::FindNode { addr, target, opts } => {
                 let target = target.unwrap_or_else(crate::random_id);
                 direct(&addr, DirectQuery::FindNode { target }, opts).await
             }
-            DhtCommand::Sample { addr, target, opts } => {
+            Self::Sample { addr, target, opts } => {
                 let target = target.unwrap_or_else(crate::random_id);
                 direct(&addr, DirectQuery::Sample { target }, opts).await
             }
-            DhtCommand::GetPeers {
+            Self::GetPeers {
                 info_hash,
                 bootstrap,
                 scrape,

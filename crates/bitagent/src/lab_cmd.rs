@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 /// `bitagent lab` flags.
 #[derive(Debug, clap::Args)]
-pub struct LabArgs {
+pub(crate) struct LabArgs {
     /// Number of DHT nodes (one loopback address each).
     #[arg(long, value_name = "N", default_value_t = 100)]
     pub nodes: usize,

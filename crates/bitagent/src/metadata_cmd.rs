@@ -14,7 +14,7 @@ use clap::Args;
 use dht::Id20;
 
 #[derive(Debug, Args)]
-pub struct MetadataArgs {
+pub(crate) struct MetadataArgs {
     /// The torrent's infohash (40 hex digits).
     #[arg(value_name = "INFOHASH")]
     pub info_hash: Id20,
@@ -42,7 +42,7 @@ const MAX_CONCURRENT: usize = 4;
 
 /// No peer gave the metadata: why, per peer.
 #[derive(Debug)]
-pub struct Failed {
+pub(crate) struct Failed {
     /// The overall cause label (one of `peerwire::FetchError::CAUSES`).
     pub cause: &'static str,
     /// Each peer tried, with its cause label and message.
@@ -64,7 +64,7 @@ impl std::error::Error for Failed {}
 
 impl Failed {
     /// The `--json` error document.
-    pub fn to_json(&self) -> Value {
+    pub(crate) fn to_json(&self) -> Value {
         json!({
             "error": self.to_string(),
             "cause": self.cause,
@@ -106,15 +106,13 @@ impl crate::Cmd for MetadataArgs {
             CONNECT_TIMEOUT.min(timeout),
         );
         // A hard bound over all peers together (each one is bounded by the config already).
-        let outcome = match tokio::time::timeout(timeout + Duration::from_secs(1), fetch).await {
-            Ok(o) => o,
-            Err(_) => {
-                return Err(Failed {
-                    cause: "timeout",
-                    peers: Vec::new(),
-                }
-                .into());
+        let Ok(outcome) = tokio::time::timeout(timeout + Duration::from_secs(1), fetch).await
+        else {
+            return Err(Failed {
+                cause: "timeout",
+                peers: Vec::new(),
             }
+            .into());
         };
         let elapsed = start.elapsed();
         let Some((from, m)) = outcome.metadata else {
@@ -153,7 +151,7 @@ fn ms(d: Duration) -> f64 {
 }
 
 /// One JSON document with everything the info dictionary says.
-pub fn to_json(info_hash: &str, from: SocketAddr, elapsed: Duration, m: &Metadata) -> Value {
+pub(crate) fn to_json(info_hash: &str, from: SocketAddr, elapsed: Duration, m: &Metadata) -> Value {
     let i = &m.info;
     json!({
         "infohash": info_hash,
@@ -173,7 +171,12 @@ pub fn to_json(info_hash: &str, from: SocketAddr, elapsed: Duration, m: &Metadat
 }
 
 /// The same for people.
-pub fn to_text(info_hash: &str, from: SocketAddr, elapsed: Duration, m: &Metadata) -> String {
+pub(crate) fn to_text(
+    info_hash: &str,
+    from: SocketAddr,
+    elapsed: Duration,
+    m: &Metadata,
+) -> String {
     let i = &m.info;
     let mut s = String::new();
     let _ = writeln!(s, "infohash      {info_hash}");

@@ -17,7 +17,7 @@ use clap::Args;
 use dht::Id20;
 
 #[derive(Debug, Args)]
-pub struct NodeArgs {
+pub(crate) struct NodeArgs {
     /// UDP address to listen on.
     #[arg(long, value_name = "IP:PORT", default_value = "0.0.0.0:6881")]
     pub bind: SocketAddr,
@@ -55,7 +55,7 @@ pub struct NodeArgs {
 
 /// `INFOHASH@IP:PORT`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LocalPeer {
+pub(crate) struct LocalPeer {
     pub info_hash: Id20,
     pub peer: SocketAddr,
 }
@@ -66,7 +66,7 @@ impl FromStr for LocalPeer {
         let (h, a) = s
             .split_once('@')
             .ok_or_else(|| "expected INFOHASH@IP:PORT".to_string())?;
-        Ok(LocalPeer {
+        Ok(Self {
             info_hash: h.parse().map_err(|e| format!("{e}"))?,
             peer: a
                 .parse()
@@ -76,7 +76,7 @@ impl FromStr for LocalPeer {
 }
 
 /// What the background bootstrap reports back.
-type BootstrapOutcome = Result<(Vec<std::net::SocketAddr>, dht::LookupResult), net::Error>;
+type BootstrapOutcome = Result<(Vec<SocketAddr>, dht::LookupResult), net::Error>;
 
 impl crate::Cmd for NodeArgs {
     const LOGS_PROGRESS: bool = true;

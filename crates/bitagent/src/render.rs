@@ -9,7 +9,7 @@ use net::{NodeStats, Response};
 use serde_json::{Value, json};
 
 /// A KRPC `v`: two client letters and two version bytes, e.g. `LT 0102`, else hex.
-pub fn version_text(v: &[u8]) -> String {
+pub(crate) fn version_text(v: &[u8]) -> String {
     if v.len() == 4 && v[..2].iter().all(u8::is_ascii_alphanumeric) {
         format!("{}{} {}", v[0] as char, v[1] as char, hex::encode(&v[2..]))
     } else {
@@ -30,7 +30,7 @@ fn addrs_json(a: &[SocketAddr]) -> Value {
 }
 
 /// Everything a direct query's answer carried.
-pub fn reply_json(method: &str, asked: SocketAddr, local: &Value, r: &Response) -> Value {
+pub(crate) fn reply_json(method: &str, asked: SocketAddr, local: &Value, r: &Response) -> Value {
     let p: &Reply = &r.reply;
     json!({
         "query": method,
@@ -53,7 +53,7 @@ pub fn reply_json(method: &str, asked: SocketAddr, local: &Value, r: &Response) 
 }
 
 /// The same, for people.
-pub fn reply_text(method: &str, r: &Response) -> String {
+pub(crate) fn reply_text(method: &str, r: &Response) -> String {
     let p = &r.reply;
     let mut s = String::new();
     let _ = writeln!(s, "{} answered {method} in {:.1} ms", r.from, ms(r.rtt));
@@ -92,7 +92,12 @@ pub fn reply_text(method: &str, r: &Response) -> String {
 }
 
 /// An iterative get_peers lookup, with how the bootstrap went.
-pub fn lookup_json(bootstrap: &Value, r: &LookupResult, elapsed: Duration, local: &Value) -> Value {
+pub(crate) fn lookup_json(
+    bootstrap: &Value,
+    r: &LookupResult,
+    elapsed: Duration,
+    local: &Value,
+) -> Value {
     json!({
         "query": "get_peers",
         "info_hash": r.target.to_hex(),
@@ -112,7 +117,7 @@ pub fn lookup_json(bootstrap: &Value, r: &LookupResult, elapsed: Duration, local
     })
 }
 
-pub fn lookup_text(r: &LookupResult, elapsed: Duration) -> String {
+pub(crate) fn lookup_text(r: &LookupResult, elapsed: Duration) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -162,7 +167,7 @@ fn list(s: &mut String, name: &str, items: impl ExactSizeIterator<Item = String>
 }
 
 /// The counters of a node's status line.
-pub fn status_json(event: &str, st: &NodeStats) -> Value {
+pub(crate) fn status_json(event: &str, st: &NodeStats) -> Value {
     let e = &st.engine;
     json!({
         "event": event,
@@ -191,7 +196,7 @@ pub fn status_json(event: &str, st: &NodeStats) -> Value {
     })
 }
 
-pub fn status_text(st: &NodeStats) -> String {
+pub(crate) fn status_text(st: &NodeStats) -> String {
     let e = &st.engine;
     format!(
         "status: {} nodes, {} in flight, {} queued, {} lookups | sent {} received {} replies {} \
@@ -222,7 +227,7 @@ mod tests {
 }
 
 /// Bytes in binary units with one decimal: `512 B`, `1.5 KiB`, `3.2 GiB`.
-pub fn human_bytes(n: u64) -> String {
+pub(crate) fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
     if n < 1024 {
         return format!("{n} B");

@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 
 /// `bitagent rules check` flags.
 #[derive(Debug, clap::Args)]
-pub struct CheckArgs {
+pub(crate) struct CheckArgs {
     /// The rules file to check (default: the configured one; none: the defaults alone).
     #[arg(value_name = "FILE")]
     pub file: Option<PathBuf>,
@@ -28,7 +28,7 @@ pub struct CheckArgs {
 
 /// `bitagent rules classify` flags.
 #[derive(Debug, clap::Args)]
-pub struct ClassifyArgs {
+pub(crate) struct ClassifyArgs {
     /// A `.torrent` file, or `-` for JSON on stdin:
     /// `{"name": "...", "files": [{"path": "...", "size": 123}], "private": false}`.
     #[arg(value_name = "TORRENT|-")]
@@ -61,7 +61,7 @@ impl crate::Cmd for ClassifyArgs {
 
 /// What `rules classify` reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ClassifyInput {
+pub(crate) enum ClassifyInput {
     /// A `.torrent` file.
     Torrent(PathBuf),
     /// JSON on standard input.
@@ -70,23 +70,23 @@ pub enum ClassifyInput {
 
 impl ClassifyInput {
     /// `-` is stdin, anything else a `.torrent` path.
-    pub fn from_arg(arg: &str) -> ClassifyInput {
+    pub(crate) fn from_arg(arg: &str) -> Self {
         if arg == "-" {
-            ClassifyInput::Stdin
+            Self::Stdin
         } else {
-            ClassifyInput::Torrent(PathBuf::from(arg))
+            Self::Torrent(PathBuf::from(arg))
         }
     }
 }
 
 /// Loads the defaults merged with `file`, with the error as startup prints it.
-pub fn load(file: Option<&Path>) -> anyhow::Result<RuleSet> {
+pub(crate) fn load(file: Option<&Path>) -> anyhow::Result<RuleSet> {
     RuleSet::load(file).map_err(|e| anyhow!("{e}"))
 }
 
 /// `rules check`: validates `file` (merged over the defaults) and prints the merged rules.
 /// Fails, with `file:line: reason`, on a bad file.
-pub fn check(file: Option<&Path>) -> anyhow::Result<()> {
+pub(crate) fn check(file: Option<&Path>) -> anyhow::Result<()> {
     let rules = load(file)?;
     let mut out = std::io::stdout().lock();
     write_check(&rules, file, &mut out)?;
@@ -94,7 +94,7 @@ pub fn check(file: Option<&Path>) -> anyhow::Result<()> {
 }
 
 /// The `rules check` listing.
-pub fn write_check(
+pub(crate) fn write_check(
     rules: &RuleSet,
     file: Option<&Path>,
     out: &mut dyn Write,
@@ -132,7 +132,11 @@ pub fn write_check(
 
 /// `rules classify`: classifies one torrent with the defaults merged with `rules_file` and
 /// prints the result (text, or one JSON object).
-pub fn classify(rules_file: Option<&Path>, input: ClassifyInput, json: bool) -> anyhow::Result<()> {
+pub(crate) fn classify(
+    rules_file: Option<&Path>,
+    input: ClassifyInput,
+    json: bool,
+) -> anyhow::Result<()> {
     let rules = load(rules_file)?;
     let facts = read_facts(input)?;
     let mut out = std::io::stdout().lock();
@@ -141,7 +145,7 @@ pub fn classify(rules_file: Option<&Path>, input: ClassifyInput, json: bool) -> 
 }
 
 /// Reads the torrent facts of a `rules classify` input.
-pub fn read_facts(input: ClassifyInput) -> anyhow::Result<TorrentFacts> {
+pub(crate) fn read_facts(input: ClassifyInput) -> anyhow::Result<TorrentFacts> {
     match input {
         ClassifyInput::Torrent(path) => {
             let bytes =
@@ -159,7 +163,7 @@ pub fn read_facts(input: ClassifyInput) -> anyhow::Result<TorrentFacts> {
 }
 
 /// The classification of `facts` as `rules classify` prints it.
-pub fn write_classify(
+pub(crate) fn write_classify(
     rules: &RuleSet,
     facts: &TorrentFacts,
     json: bool,
@@ -208,7 +212,7 @@ pub fn write_classify(
 
 /// A verdict as JSON: `{"verdict": "keep"|"drop", "drop_rule", "content_type", "tags",
 /// "attributes", "fired", "errors"}`.
-pub fn verdict_json(v: &Verdict) -> Value {
+pub(crate) fn verdict_json(v: &Verdict) -> Value {
     json!({
         "verdict": if v.drop.is_some() { "drop" } else { "keep" },
         "drop_rule": v.drop,
@@ -223,7 +227,7 @@ pub fn verdict_json(v: &Verdict) -> Value {
 /// Torrent facts from JSON: `{"name": "...", "files": [{"path": "...", "size": 123}],
 /// "private": false, "file_count": 2}`; `files`, `private` and `file_count` are optional
 /// (`file_count` defaults to the number of files, the total size to their sum).
-pub fn facts_from_json(text: &str) -> anyhow::Result<TorrentFacts> {
+pub(crate) fn facts_from_json(text: &str) -> anyhow::Result<TorrentFacts> {
     let v: Value = serde_json::from_str(text).context("not JSON")?;
     let name = v["name"]
         .as_str()
@@ -260,7 +264,7 @@ pub fn facts_from_json(text: &str) -> anyhow::Result<TorrentFacts> {
 
 /// Torrent facts from a `.torrent` file's bytes: the raw `info` dictionary is parsed with
 /// [`peerwire::InfoDict::parse`].
-pub fn facts_from_torrent(bytes: &[u8]) -> anyhow::Result<TorrentFacts> {
+pub(crate) fn facts_from_torrent(bytes: &[u8]) -> anyhow::Result<TorrentFacts> {
     let raw = raw_info_dict(bytes)?;
     let info = peerwire::InfoDict::parse(raw).map_err(|e| anyhow!("bad info dictionary: {e:?}"))?;
     Ok(facts_from_info(&info))
@@ -268,7 +272,7 @@ pub fn facts_from_torrent(bytes: &[u8]) -> anyhow::Result<TorrentFacts> {
 
 /// Torrent facts from a parsed info dictionary: the record the crawler would store
 /// ([`crawler::to_record`], every file kept), as the rules see it ([`crawler::stages::facts_of`]).
-pub fn facts_from_info(info: &peerwire::InfoDict) -> TorrentFacts {
+pub(crate) fn facts_from_info(info: &peerwire::InfoDict) -> TorrentFacts {
     let record = crawler::to_record([0; 20], info, usize::MAX, 0, None, 0);
     crawler::stages::facts_of(&record)
 }

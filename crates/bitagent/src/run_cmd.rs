@@ -20,22 +20,22 @@ use crate::config::{Settings, Status};
 /// factor buys: at factor 1 the store's default would have doubled it (55 MiB instead of
 /// 24 MiB with a 200,000-torrent database, `bench/scaling-factor.sh`). The writer commits
 /// a few hundred torrents a second at most; pages it misses come from the OS's file cache.
-pub fn writer_cache_kib(scaling_factor: u32) -> u32 {
+pub(crate) fn writer_cache_kib(scaling_factor: u32) -> u32 {
     (2048 * scaling_factor.max(1)).min(SqliteOptions::default().cache_kib)
 }
 
 /// The database file inside the data directory.
-pub fn db_path(data_dir: &Path) -> PathBuf {
+pub(crate) fn db_path(data_dir: &Path) -> PathBuf {
     data_dir.join("bitagent.sqlite3")
 }
 
 /// The saved routing table inside the data directory.
-pub fn nodes_path(data_dir: &Path) -> PathBuf {
+pub(crate) fn nodes_path(data_dir: &Path) -> PathBuf {
     data_dir.join("dht_nodes.txt")
 }
 
 /// The crawler configuration for these settings.
-pub fn crawler_config(s: &Settings) -> CrawlerConfig {
+pub(crate) fn crawler_config(s: &Settings) -> CrawlerConfig {
     let mut c = CrawlerConfig::scaled(s.scaling_factor);
     c.bootstrap = s.bootstrap.clone();
     c.nodes_file = Some(nodes_path(&s.data_dir));
@@ -52,7 +52,7 @@ pub fn crawler_config(s: &Settings) -> CrawlerConfig {
     c
 }
 
-pub async fn run(settings: Settings, args: RunArgs) -> anyhow::Result<()> {
+pub(crate) async fn run(settings: Settings, args: RunArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&settings.data_dir).with_context(|| {
         format!(
             "cannot create the data directory {}",
@@ -284,7 +284,7 @@ fn status_text(s: &CrawlStatus, per_min: f64) -> String {
 }
 
 /// The status as JSON (served at /healthz and read by `bitagent stats`).
-pub fn status_json(s: &CrawlStatus) -> serde_json::Value {
+pub(crate) fn status_json(s: &CrawlStatus) -> serde_json::Value {
     json!({
         "uptime_secs": s.uptime.as_secs(),
         "routing_table_nodes": s.routing_table,

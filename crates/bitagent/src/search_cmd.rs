@@ -47,7 +47,7 @@ fn torrent_json(t: &Torrent, score: Option<f64>) -> Value {
     })
 }
 
-pub fn search(settings: &Settings, args: SearchArgs) -> anyhow::Result<()> {
+pub(crate) fn search(settings: &Settings, args: SearchArgs) -> anyhow::Result<()> {
     let store = open(settings)?;
     let query = args.query.join(" ");
     let filter = SearchFilter {
@@ -112,7 +112,7 @@ async fn live_status(settings: &Settings) -> Option<Value> {
         .flatten()
 }
 
-pub async fn stats(settings: &Settings, args: StatsArgs) -> anyhow::Result<()> {
+pub(crate) async fn stats(settings: &Settings, args: StatsArgs) -> anyhow::Result<()> {
     let store = open(settings)?;
     let s = store.stats()?;
     let tables = store.table_sizes().unwrap_or_default();
@@ -184,7 +184,7 @@ pub async fn stats(settings: &Settings, args: StatsArgs) -> anyhow::Result<()> {
 }
 
 /// `bitagent rules check|classify|explain`.
-pub fn rules(settings: &Settings, cmd: RulesCmd) -> anyhow::Result<()> {
+pub(crate) fn rules(settings: &Settings, cmd: RulesCmd) -> anyhow::Result<()> {
     let configured = settings.rules.as_deref();
     match cmd {
         RulesCmd::Check(a) => crate::rules_cmd::check(a.file.as_deref().or(configured)),
@@ -245,7 +245,7 @@ fn explain(settings: &Settings, a: &ExplainArgs) -> anyhow::Result<()> {
 }
 
 /// `bitagent reclassify`: pages through the torrents not classified by the current rules.
-pub fn reclassify(settings: &Settings, a: ReclassifyArgs) -> anyhow::Result<()> {
+pub(crate) fn reclassify(settings: &Settings, a: ReclassifyArgs) -> anyhow::Result<()> {
     let rules = crate::rules_cmd::load(a.rules.as_deref().or(settings.rules.as_deref()))?;
     let rev = rules.rev();
     let mut store = open(settings)?;
@@ -305,7 +305,7 @@ pub fn reclassify(settings: &Settings, a: ReclassifyArgs) -> anyhow::Result<()> 
 }
 
 /// `bitagent block INFOHASH...`.
-pub fn block(settings: &Settings, a: BlockArgs) -> anyhow::Result<()> {
+pub(crate) fn block(settings: &Settings, a: BlockArgs) -> anyhow::Result<()> {
     let db = db_path(&settings.data_dir);
     let mut store = SqliteStore::open(&db)
         .with_context(|| format!("cannot open the database {}", db.display()))?;
@@ -345,9 +345,9 @@ impl crate::Cmd for StatsArgs {
 impl crate::Cmd for RulesCmd {
     fn json(&self) -> bool {
         match self {
-            RulesCmd::Check(_) => false,
-            RulesCmd::Classify(a) => a.json,
-            RulesCmd::Explain(a) => a.json,
+            Self::Check(_) => false,
+            Self::Classify(a) => a.json,
+            Self::Explain(a) => a.json,
         }
     }
 

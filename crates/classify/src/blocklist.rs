@@ -97,13 +97,13 @@ impl fmt::Debug for Blocklist {
 
 impl Blocklist {
     /// An empty list: blocks nothing.
-    pub fn empty() -> Blocklist {
-        Blocklist::default()
+    pub fn empty() -> Self {
+        Self::default()
     }
 
     /// Loads and merges the given list files. Fails on the first unreadable file or malformed
     /// line, naming it (`file:line`). No paths is an empty list.
-    pub fn load(paths: &[PathBuf]) -> Result<Blocklist, BlocklistError> {
+    pub fn load(paths: &[PathBuf]) -> Result<Self, BlocklistError> {
         let mut digests = Vec::new();
         for path in paths {
             let bytes = std::fs::read(path).map_err(|source| BlocklistError::Io {
@@ -112,17 +112,17 @@ impl Blocklist {
             })?;
             parse_into(path, &bytes, &mut digests)?;
         }
-        Ok(Blocklist::from_digests(digests))
+        Ok(Self::from_digests(digests))
     }
 
     /// A list of the given digests (in any order, duplicates allowed).
-    pub fn from_digests(mut digests: Vec<BlockDigest>) -> Blocklist {
+    pub fn from_digests(mut digests: Vec<BlockDigest>) -> Self {
         digests.sort_unstable();
         digests.dedup();
         digests.shrink_to_fit();
         let n = digests.len();
         if n == 0 {
-            return Blocklist::default();
+            return Self::default();
         }
         // About one entry per bucket: 2^bits >= n.
         let bits = (usize::BITS - (n - 1).leading_zeros()).min(MAX_BITS);
@@ -137,7 +137,7 @@ impl Blocklist {
             index[b + 1] += index[b];
         }
         debug_assert_eq!(index[buckets] as usize, n);
-        Blocklist {
+        Self {
             digests,
             index,
             bits,
@@ -316,9 +316,9 @@ pub struct BlocklistWatcher {
 
 impl BlocklistWatcher {
     /// Watches `paths`, taking their current state as the baseline.
-    pub fn new(paths: Vec<PathBuf>) -> BlocklistWatcher {
+    pub fn new(paths: Vec<PathBuf>) -> Self {
         let seen = paths.iter().map(|p| fingerprint(p)).collect();
-        BlocklistWatcher { paths, seen }
+        Self { paths, seen }
     }
 
     /// The watched files.

@@ -72,7 +72,7 @@ pub struct CrawlerConfig {
 
 impl Default for CrawlerConfig {
     fn default() -> Self {
-        CrawlerConfig::scaled(1)
+        Self::scaled(1)
     }
 }
 
@@ -80,7 +80,7 @@ impl CrawlerConfig {
     /// The configuration for `DHT_SCALING_FACTOR = factor` (clamped to 1..=100). Factor 1 is
     /// sized for a home server (a few tens of MB); each step adds the same amount again of
     /// crawl table, seen filter, sampling and fetch concurrency.
-    pub fn scaled(factor: u32) -> CrawlerConfig {
+    pub fn scaled(factor: u32) -> Self {
         let f = factor.clamp(1, 100) as usize;
         let fetch = FetchConfig {
             total_timeout: Duration::from_secs(30),
@@ -88,7 +88,7 @@ impl CrawlerConfig {
             piece_timeout: Duration::from_secs(8),
             ..FetchConfig::default()
         };
-        CrawlerConfig {
+        Self {
             scaling_factor: f as u32,
             bootstrap: net::DEFAULT_ROUTERS.iter().map(|s| s.to_string()).collect(),
             nodes_file: None,

@@ -94,7 +94,7 @@ impl Crawler {
         store: Box<dyn Store>,
         filter: Arc<dyn PreFetchFilter>,
         cfg: CrawlerConfig,
-    ) -> Crawler {
+    ) -> Self {
         Self::start_with(node, store, filter, Arc::new(AllowAll), cfg).await
     }
 
@@ -106,7 +106,7 @@ impl Crawler {
         filter: Arc<dyn PreFetchFilter>,
         post: Arc<dyn PostFetch>,
         cfg: CrawlerConfig,
-    ) -> Crawler {
+    ) -> Self {
         let metrics = Arc::new(Metrics::default());
         let (writer, writer_handle) = Writer::spawn(store, cfg.writer.clone(), metrics.clone());
         let (stop, stop_rx) = watch::channel(false);
@@ -147,7 +147,7 @@ impl Crawler {
         planner.handle_saved_nodes(now, &saved);
         let mut driver = JoinSet::new();
         driver.spawn(Driver::new(ctx, planner).run(routing_rx, stop_rx));
-        Crawler {
+        Self {
             node,
             metrics,
             stop,

@@ -29,7 +29,7 @@ pub struct DiagnosisConfig {
 
 impl Default for DiagnosisConfig {
     fn default() -> Self {
-        DiagnosisConfig {
+        Self {
             starvation_nodes: 100,
             starvation_after: Duration::from_secs(600),
             window: Duration::from_secs(60),
@@ -65,7 +65,7 @@ pub enum Warning {
 impl std::fmt::Display for Warning {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Warning::Starvation { nodes, after } => write!(
+            Self::Starvation { nodes, after } => write!(
                 f,
                 "DHT starvation: only {nodes} nodes in the routing table after {} s. UDP \
                  traffic is probably filtered: check that outgoing UDP to port 6881 and the \
@@ -74,7 +74,7 @@ impl std::fmt::Display for Warning {
                  blocked on this network.",
                 after.as_secs()
             ),
-            Warning::Thrash {
+            Self::Thrash {
                 p95_from,
                 p95_to,
                 hashes_last,
@@ -111,8 +111,8 @@ pub struct Diagnosis {
 
 impl Diagnosis {
     /// Starts the clocks at `now`.
-    pub fn new(cfg: DiagnosisConfig, now: Instant) -> Diagnosis {
-        Diagnosis {
+    pub fn new(cfg: DiagnosisConfig, now: Instant) -> Self {
+        Self {
             next_starvation_check: now + cfg.starvation_after,
             window_start: now,
             window_hist: Vec::new(),

@@ -54,8 +54,8 @@ pub(crate) struct Driver {
 }
 
 impl Driver {
-    pub(crate) fn new(ctx: Arc<Ctx>, planner: Planner) -> Driver {
-        Driver {
+    pub(crate) fn new(ctx: Arc<Ctx>, planner: Planner) -> Self {
+        Self {
             ctx,
             planner,
             sampling: JoinSet::new(),

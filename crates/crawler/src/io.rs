@@ -35,7 +35,7 @@ pub(crate) async fn timed_query<F, Fut>(
 ) -> Result<net::Response, net::Error>
 where
     F: Fn() -> Fut,
-    Fut: std::future::Future<Output = Result<net::Response, net::Error>>,
+    Fut: Future<Output = Result<net::Response, net::Error>>,
 {
     let gauge = m.request_concurrency.with(kind);
     gauge.inc();

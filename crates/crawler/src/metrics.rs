@@ -62,8 +62,8 @@ pub struct CounterVec {
 }
 
 impl CounterVec {
-    fn new(labels: &'static [&'static str]) -> CounterVec {
-        CounterVec {
+    fn new(labels: &'static [&'static str]) -> Self {
+        Self {
             labels,
             values: labels.iter().map(|_| Counter::default()).collect(),
         }
@@ -89,8 +89,8 @@ pub struct GaugeVec {
 }
 
 impl GaugeVec {
-    fn new(labels: &'static [&'static str]) -> GaugeVec {
-        GaugeVec {
+    fn new(labels: &'static [&'static str]) -> Self {
+        Self {
             labels,
             values: labels.iter().map(|_| Gauge::default()).collect(),
         }
@@ -118,8 +118,8 @@ pub struct Histogram {
 }
 
 impl Histogram {
-    fn new(bounds: &'static [f64]) -> Histogram {
-        Histogram {
+    fn new(bounds: &'static [f64]) -> Self {
+        Self {
             bounds,
             counts: (0..=bounds.len()).map(|_| AtomicU64::new(0)).collect(),
             sum_micros: AtomicU64::new(0),
@@ -183,8 +183,8 @@ pub struct HistogramVec {
 }
 
 impl HistogramVec {
-    fn new(labels: &'static [&'static str], bounds: &'static [f64]) -> HistogramVec {
-        HistogramVec {
+    fn new(labels: &'static [&'static str], bounds: &'static [f64]) -> Self {
+        Self {
             labels,
             values: labels.iter().map(|_| Histogram::new(bounds)).collect(),
         }
@@ -323,7 +323,7 @@ pub struct Metrics {
 
 impl Default for Metrics {
     fn default() -> Self {
-        Metrics {
+        Self {
             samples_received: Counter::default(),
             hashes_added: Counter::default(),
             dedup: CounterVec::new(DEDUP_RESULTS),

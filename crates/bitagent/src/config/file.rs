@@ -18,7 +18,11 @@ use super::{ConfigError, Overrides, Settings};
 
 /// `$<var>/bitagent`, else `$HOME/<home_rel>/bitagent`. Relative XDG values are ignored, as
 /// the XDG Base Directory spec asks.
-pub fn xdg_dir(var: &dyn Fn(&str) -> Option<String>, xdg: &str, home_rel: &str) -> Option<PathBuf> {
+pub(super) fn xdg_dir(
+    var: &dyn Fn(&str) -> Option<String>,
+    xdg: &str,
+    home_rel: &str,
+) -> Option<PathBuf> {
     if let Some(base) = var(xdg).map(PathBuf::from).filter(|p| p.is_absolute()) {
         return Some(base.join("bitagent"));
     }
@@ -26,7 +30,7 @@ pub fn xdg_dir(var: &dyn Fn(&str) -> Option<String>, xdg: &str, home_rel: &str) 
 }
 
 /// The config file's path and text, or `None` when no file applies.
-pub fn find_config_file(
+pub(super) fn find_config_file(
     overrides: &Overrides,
     var: &dyn Fn(&str) -> Option<String>,
     data_dir: Option<&Path>,
@@ -71,7 +75,7 @@ fn read_required(path: &Path, origin: &'static str) -> Result<(PathBuf, String),
 
 /// A config file being applied.
 #[derive(Debug)]
-pub struct FileLayer<'a> {
+pub(super) struct FileLayer<'a> {
     /// The file.
     pub path: &'a Path,
     /// Its text.
@@ -94,7 +98,7 @@ impl FileLayer<'_> {
 
     /// Apply every key of the file to `settings`, in file order. Returns whether the file set
     /// `data_dir`.
-    pub fn apply(&self, settings: &mut Settings) -> Result<bool, ConfigError> {
+    pub(super) fn apply(&self, settings: &mut Settings) -> Result<bool, ConfigError> {
         type Table = BTreeMap<Spanned<String>, Value>;
         let mut table: Vec<(Spanned<String>, Value)> = match toml::from_str::<Table>(self.text) {
             Ok(map) => map.into_iter().collect(),
@@ -132,7 +136,7 @@ impl FileLayer<'_> {
 }
 
 /// "unknown key `x`", with the closest known key when one is close.
-pub fn unknown_key(key: &str) -> String {
+pub(super) fn unknown_key(key: &str) -> String {
     let closest = KNOBS
         .iter()
         .map(|k| (edit_distance(key, k.key), k.key))

@@ -13,7 +13,7 @@ use super::{ConfigError, Settings};
 /// The knob flags given on the command line, as text, in the order of the table. Values are
 /// validated by clap with the knob's parser and applied by `load` (last layer, so they win).
 #[derive(Debug, Clone, Default)]
-pub struct KnobFlags {
+pub(crate) struct KnobFlags {
     given: Vec<(&'static Knob, Vec<String>)>,
 }
 
@@ -34,7 +34,7 @@ impl KnobFlags {
     }
 
     /// Apply the flags to `settings`. An empty list counts as not given.
-    pub fn apply(&self, settings: &mut Settings) -> Result<(), ConfigError> {
+    pub(crate) fn apply(&self, settings: &mut Settings) -> Result<(), ConfigError> {
         for (k, values) in &self.given {
             let error = |value: &str, expected: &str| ConfigError::Flag {
                 flag: k.flag,

@@ -23,7 +23,7 @@ use super::values::{
 
 /// One configurable setting: its names in each layer, its default and what a valid value is.
 #[derive(Debug)]
-pub struct Knob {
+pub(super) struct Knob {
     /// The TOML key (the `Settings` field name).
     pub key: &'static str,
     /// What it means (the field's doc comment, one line per source line).
@@ -47,7 +47,7 @@ pub struct Knob {
 
 impl Knob {
     /// The meaning on one line.
-    pub fn meaning(&self) -> String {
+    pub(super) fn meaning(&self) -> String {
         self.doc
             .lines()
             .map(str::trim)
@@ -77,7 +77,7 @@ macro_rules! knobs {
         /// Serializes (JSON, TOML) so `bitagent stats` and the startup log can show the
         /// effective configuration.
         #[derive(Debug, Clone, PartialEq, Serialize)]
-        pub struct Settings {
+        pub(crate) struct Settings {
             /// Where the index and the node's state live (`--data-dir`, `BITAGENT_DATA_DIR`).
             pub data_dir: PathBuf,
             $(
@@ -91,7 +91,7 @@ macro_rules! knobs {
         impl Settings {
             /// The built-in defaults (each knob's `default`), with `data_dir` given (its
             /// default depends on the environment).
-            pub fn defaults(data_dir: PathBuf) -> Self {
+            pub(crate) fn defaults(data_dir: PathBuf) -> Self {
                 Self {
                     data_dir,
                     $( $field: parse_default(stringify!($field), $default, $parse), )*
@@ -101,7 +101,7 @@ macro_rules! knobs {
         }
 
         /// Every knob, in the order of [`Settings`].
-        pub const KNOBS: &[Knob] = &[
+        pub(crate) const KNOBS: &[Knob] = &[
             DATA_DIR,
             $(
                 Knob {
@@ -127,7 +127,7 @@ macro_rules! knobs {
 
 /// `data_dir`: resolved by `load` itself (it locates `<data_dir>/config.toml`, its default
 /// comes from the XDG variables, and it must end up known).
-pub const DATA_DIR: Knob = Knob {
+pub(super) const DATA_DIR: Knob = Knob {
     key: "data_dir",
     doc: "Where the index and the node's state live; in the file, a relative path is relative \
           to the file.\nDefault: $XDG_DATA_HOME/bitagent, else ~/.local/share/bitagent.",
@@ -316,7 +316,7 @@ fn parse_default<T>(key: &str, text: &str, parse: fn(Raw<'_>, Option<&Path>) -> 
 }
 
 /// The knob named `key`.
-pub fn knob(key: &str) -> Option<&'static Knob> {
+pub(super) fn knob(key: &str) -> Option<&'static Knob> {
     KNOBS.iter().find(|k| k.key == key)
 }
 
@@ -330,7 +330,7 @@ fn names(k: &Knob) -> String {
 
 /// The example config file `bitagent config` prints: every knob at its default with its
 /// meaning. It parses to exactly `Settings::defaults` (a unit test keeps it so).
-pub fn example() -> String {
+pub(super) fn example() -> String {
     let mut out = String::from(
         "# BitAgent configuration (TOML). Every key is shown at its default value.\n\
          #\n\

@@ -36,8 +36,8 @@ use std::str::FromStr;
 
 use serde::Serialize;
 
-pub use flags::KnobFlags;
-pub use knobs::Settings;
+pub(crate) use flags::KnobFlags;
+pub(crate) use knobs::Settings;
 
 use file::{FileLayer, find_config_file, xdg_dir};
 use knobs::{KNOBS, knob};
@@ -46,7 +46,7 @@ use values::Raw;
 /// How `bitagent` shows progress.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Status {
+pub(crate) enum Status {
     /// A live status line on a terminal, periodic log lines otherwise.
     #[default]
     Auto,
@@ -60,12 +60,12 @@ pub enum Status {
 
 impl Status {
     /// The spelling used in files, environment variables and flags.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
-            Status::Auto => "auto",
-            Status::Line => "line",
-            Status::Log => "log",
-            Status::Off => "off",
+            Self::Auto => "auto",
+            Self::Line => "line",
+            Self::Log => "log",
+            Self::Off => "off",
         }
     }
 }
@@ -82,10 +82,10 @@ impl FromStr for Status {
     /// `auto`, `line`, `log` or `off`, case-insensitive (usable as a clap `value_parser`).
     fn from_str(s: &str) -> Result<Self, String> {
         match s.trim().to_ascii_lowercase().as_str() {
-            "auto" => Ok(Status::Auto),
-            "line" => Ok(Status::Line),
-            "log" => Ok(Status::Log),
-            "off" => Ok(Status::Off),
+            "auto" => Ok(Self::Auto),
+            "line" => Ok(Self::Line),
+            "log" => Ok(Self::Log),
+            "off" => Ok(Self::Off),
             _ => Err(format!(
                 "expected {}",
                 knob("status").map_or("", |k| k.expected)
@@ -96,7 +96,7 @@ impl FromStr for Status {
 
 /// The command-line layer, filled by `main` from clap.
 #[derive(Debug, Clone, Default)]
-pub struct Overrides {
+pub(crate) struct Overrides {
     /// `--config FILE`: read this TOML file (it must exist).
     pub config: Option<PathBuf>,
     /// `--data-dir DIR`.
@@ -108,7 +108,7 @@ pub struct Overrides {
 /// Why the configuration could not be loaded. Every message names the source (file and line,
 /// environment variable, or flag) and what was expected.
 #[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
+pub(crate) enum ConfigError {
     /// A problem inside the TOML file: syntax, an unknown key, a bad value.
     #[error("{}:{line}:{column}: {reason}", path.display())]
     File {
@@ -161,14 +161,14 @@ pub enum ConfigError {
 }
 
 /// The process environment as a lookup for [`load`]: unset and non-UTF-8 variables are `None`.
-pub fn process_env(name: &str) -> Option<String> {
+pub(crate) fn process_env(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
 /// Resolve the effective [`Settings`]: defaults < TOML file < environment (`env`) < flags
 /// (`overrides`). Reads the config file (see the module docs for where it is looked for) and
 /// nothing else; the environment is only seen through `env`.
-pub fn load(
+pub(crate) fn load(
     overrides: &Overrides,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Settings, ConfigError> {
@@ -218,7 +218,7 @@ pub fn load(
 
 /// `bitagent config`: no flags of its own.
 #[derive(Debug, clap::Args)]
-pub struct ConfigArgs {}
+pub(crate) struct ConfigArgs {}
 
 impl crate::Cmd for ConfigArgs {
     /// Prints the example config file.
@@ -230,7 +230,7 @@ impl crate::Cmd for ConfigArgs {
 
 /// A commented example `config.toml`: every key at its default, with its meaning. It parses
 /// to exactly [`Settings::defaults`] (a unit test keeps it so).
-pub fn documented_defaults() -> String {
+pub(crate) fn documented_defaults() -> String {
     knobs::example()
 }
 

@@ -10,11 +10,11 @@ use toml::Value;
 use super::Status;
 
 /// Largest accepted `max_metadata_size`: 1 GiB (the fetch buffers it in memory).
-pub const MAX_METADATA_SIZE_LIMIT: u64 = 1 << 30;
+pub(super) const MAX_METADATA_SIZE_LIMIT: u64 = 1 << 30;
 
 /// A raw value from any layer.
 #[derive(Debug, Clone, Copy)]
-pub enum Raw<'a> {
+pub(super) enum Raw<'a> {
     /// From the TOML file.
     Toml(&'a Value),
     /// From an environment variable, or a single-valued flag.
@@ -23,7 +23,7 @@ pub enum Raw<'a> {
     Items(&'a [String]),
 }
 
-pub fn int_from<T: TryFrom<i64>>(raw: Raw<'_>, lo: i64, hi: i64) -> Option<T> {
+pub(super) fn int_from<T: TryFrom<i64>>(raw: Raw<'_>, lo: i64, hi: i64) -> Option<T> {
     let n = match raw {
         Raw::Toml(Value::Integer(n)) => *n,
         Raw::Str(s) => s.trim().parse().ok()?,
@@ -36,7 +36,7 @@ pub fn int_from<T: TryFrom<i64>>(raw: Raw<'_>, lo: i64, hi: i64) -> Option<T> {
     }
 }
 
-pub fn secs_from(raw: Raw<'_>) -> Option<f64> {
+pub(super) fn secs_from(raw: Raw<'_>) -> Option<f64> {
     let x = match raw {
         Raw::Toml(Value::Integer(n)) => *n as f64,
         Raw::Toml(Value::Float(x)) => *x,
@@ -54,12 +54,12 @@ fn str_of(raw: Raw<'_>) -> Option<&str> {
     }
 }
 
-pub fn addr_from(raw: Raw<'_>) -> Option<SocketAddr> {
+pub(super) fn addr_from(raw: Raw<'_>) -> Option<SocketAddr> {
     str_of(raw)?.trim().parse().ok()
 }
 
 /// An address, or `"off"` / `""` / `false` (`None`: disabled).
-pub fn http_from(raw: Raw<'_>) -> Option<Option<SocketAddr>> {
+pub(super) fn http_from(raw: Raw<'_>) -> Option<Option<SocketAddr>> {
     if let Raw::Toml(Value::Boolean(false)) = raw {
         return Some(None);
     }
@@ -72,7 +72,7 @@ pub fn http_from(raw: Raw<'_>) -> Option<Option<SocketAddr>> {
 }
 
 /// A size from 1 byte to [`MAX_METADATA_SIZE_LIMIT`].
-pub fn size_from(raw: Raw<'_>) -> Option<u64> {
+pub(super) fn size_from(raw: Raw<'_>) -> Option<u64> {
     let n = match raw {
         Raw::Toml(Value::Integer(n)) => u64::try_from(*n).ok()?,
         Raw::Toml(Value::String(s)) => size_str(s)?,
@@ -99,7 +99,7 @@ fn size_str(s: &str) -> Option<u64> {
 }
 
 /// `HOST:PORT` or `[IPv6]:PORT` with a port from 1 to 65535; returned trimmed.
-pub fn host_port(s: &str) -> Option<String> {
+pub(super) fn host_port(s: &str) -> Option<String> {
     let s = s.trim();
     let (host, port) = s.rsplit_once(':')?;
     let port: u16 = port.parse().ok()?;
@@ -114,7 +114,7 @@ pub fn host_port(s: &str) -> Option<String> {
 }
 
 /// A non-empty list of `HOST:PORT`: a TOML array, a comma-separated string, or flag items.
-pub fn bootstrap_from(raw: Raw<'_>) -> Option<Vec<String>> {
+pub(super) fn bootstrap_from(raw: Raw<'_>) -> Option<Vec<String>> {
     let list: Vec<String> = match raw {
         Raw::Toml(Value::Array(items)) => items
             .iter()
@@ -131,7 +131,7 @@ pub fn bootstrap_from(raw: Raw<'_>) -> Option<Vec<String>> {
     (!list.is_empty()).then_some(list)
 }
 
-pub fn status_from(raw: Raw<'_>) -> Option<Status> {
+pub(super) fn status_from(raw: Raw<'_>) -> Option<Status> {
     str_of(raw)?.parse().ok()
 }
 
@@ -144,19 +144,19 @@ fn relative(p: PathBuf, base: Option<&Path>) -> PathBuf {
 }
 
 /// A non-empty path.
-pub fn path_from(raw: Raw<'_>, base: Option<&Path>) -> Option<PathBuf> {
+pub(super) fn path_from(raw: Raw<'_>, base: Option<&Path>) -> Option<PathBuf> {
     let s = str_of(raw)?;
     (!s.trim().is_empty()).then(|| relative(PathBuf::from(s), base))
 }
 
 /// A path, or `""` for none.
-pub fn rules_from(raw: Raw<'_>, base: Option<&Path>) -> Option<Option<PathBuf>> {
+pub(super) fn rules_from(raw: Raw<'_>, base: Option<&Path>) -> Option<Option<PathBuf>> {
     let s = str_of(raw)?;
     Some((!s.trim().is_empty()).then(|| relative(PathBuf::from(s.trim()), base)))
 }
 
 /// A list of paths: a TOML array of non-empty strings, a comma-separated string, or flag items.
-pub fn paths_from(raw: Raw<'_>, base: Option<&Path>) -> Option<Vec<PathBuf>> {
+pub(super) fn paths_from(raw: Raw<'_>, base: Option<&Path>) -> Option<Vec<PathBuf>> {
     match raw {
         Raw::Toml(Value::Array(items)) => items
             .iter()
@@ -178,7 +178,7 @@ pub fn paths_from(raw: Raw<'_>, base: Option<&Path>) -> Option<Vec<PathBuf>> {
 }
 
 /// `"off"` (unlimited) or a size of at least 1 MiB.
-pub fn db_size_from(raw: Raw<'_>) -> Option<Option<u64>> {
+pub(super) fn db_size_from(raw: Raw<'_>) -> Option<Option<u64>> {
     let n = match raw {
         Raw::Toml(Value::Integer(n)) => u64::try_from(*n).ok()?,
         _ => {

@@ -349,7 +349,7 @@ impl RuleSet {
     /// name replaces it in place; new user rules run before the defaults, in file order;
     /// `disable: [names]` and `enabled: false` turn rules off. Naming [`BANNED_RULE`], or
     /// disabling a rule that does not exist, is an error.
-    pub fn load(user: Option<&Path>) -> Result<RuleSet, RulesError> {
+    pub fn load(user: Option<&Path>) -> Result<Self, RulesError> {
         match user {
             None => Self::merged(None),
             Some(path) => {
@@ -365,11 +365,11 @@ impl RuleSet {
 
     /// The defaults merged with `user` = (YAML text, file name for messages), as
     /// [`RuleSet::load`].
-    pub fn merged(user: Option<(&str, &str)>) -> Result<RuleSet, RulesError> {
+    pub fn merged(user: Option<(&str, &str)>) -> Result<Self, RulesError> {
         let defaults = parse_file(DEFAULTS_YAML, DEFAULTS_ORIGIN, Origin::Default)?;
         let mut rules = defaults.rules;
         let Some((text, file)) = user else {
-            return Ok(RuleSet {
+            return Ok(Self {
                 env: new_env(),
                 rules,
             });
@@ -416,14 +416,14 @@ impl RuleSet {
                 }
             }
         }
-        Ok(RuleSet {
+        Ok(Self {
             env: new_env(),
             rules,
         })
     }
 
     /// Only the rules in `text` (no defaults; the banned-keyword rule still applies).
-    pub fn from_yaml_str(text: &str, origin: &str) -> Result<RuleSet, RulesError> {
+    pub fn from_yaml_str(text: &str, origin: &str) -> Result<Self, RulesError> {
         let parsed = parse_file(text, origin, Origin::User)?;
         if let Some(r) = parsed.rules.iter().find(|r| r.name == BANNED_RULE) {
             return Err(RulesError::Rule {
@@ -447,7 +447,7 @@ impl RuleSet {
                 }
             }
         }
-        Ok(RuleSet {
+        Ok(Self {
             env: new_env(),
             rules,
         })

@@ -95,26 +95,26 @@ impl Stage {
     /// The name used in rules files.
     pub fn as_str(self) -> &'static str {
         match self {
-            Stage::PreFetch => "pre_fetch",
-            Stage::PostFetch => "post_fetch",
-            Stage::Retention => "retention",
+            Self::PreFetch => "pre_fetch",
+            Self::PostFetch => "post_fetch",
+            Self::Retention => "retention",
         }
     }
 
-    pub(super) fn parse(s: &str) -> Option<Stage> {
+    pub(super) fn parse(s: &str) -> Option<Self> {
         match s {
-            "pre_fetch" => Some(Stage::PreFetch),
-            "post_fetch" => Some(Stage::PostFetch),
-            "retention" => Some(Stage::Retention),
+            "pre_fetch" => Some(Self::PreFetch),
+            "post_fetch" => Some(Self::PostFetch),
+            "retention" => Some(Self::Retention),
             _ => None,
         }
     }
 
     pub(super) fn bit(self) -> u8 {
         match self {
-            Stage::PreFetch => PRE,
-            Stage::PostFetch => POST,
-            Stage::Retention => RET,
+            Self::PreFetch => PRE,
+            Self::PostFetch => POST,
+            Self::Retention => RET,
         }
     }
 }
@@ -190,9 +190,9 @@ impl Origin {
     /// `default`, `user` or `replaced`.
     pub fn as_str(self) -> &'static str {
         match self {
-            Origin::Default => "default",
-            Origin::User => "user",
-            Origin::Replaced => "replaced",
+            Self::Default => "default",
+            Self::User => "user",
+            Self::Replaced => "replaced",
         }
     }
 }
@@ -214,8 +214,8 @@ pub struct TorrentFacts {
 
 impl TorrentFacts {
     /// Facts from a name and a complete file list (size and count computed).
-    pub fn new(name: impl Into<String>, files: Vec<(String, u64)>) -> TorrentFacts {
-        TorrentFacts {
+    pub fn new(name: impl Into<String>, files: Vec<(String, u64)>) -> Self {
+        Self {
             name: name.into(),
             total_size: files.iter().map(|f| f.1).sum(),
             private: false,

@@ -121,7 +121,7 @@ pub(super) struct Derived<'a> {
 }
 
 impl<'a> Derived<'a> {
-    pub(super) fn new(facts: &'a TorrentFacts, seeders: Option<i64>) -> Derived<'a> {
+    pub(super) fn new(facts: &'a TorrentFacts, seeders: Option<i64>) -> Self {
         let mut exts: Vec<(String, u64, u64)> = Vec::new();
         let mut group_bytes = [0u64; GROUPS.len()];
         let mut group_files = [0u64; GROUPS.len()];
@@ -203,7 +203,7 @@ pub(super) static EMPTY_STRING: LazyLock<CelString<'static>> =
     LazyLock::new(|| CelString::from(String::new()));
 
 impl<'a> PostVars<'a> {
-    pub(super) fn new(d: &'a Derived<'a>) -> PostVars<'a> {
+    pub(super) fn new(d: &'a Derived<'a>) -> Self {
         PostVars {
             d,
             vals: std::array::from_fn(|_| OnceLock::new()),
@@ -301,9 +301,9 @@ pub(super) struct PreVars {
 }
 
 impl PreVars {
-    pub(super) fn new(p: &PrefetchFacts) -> PreVars {
+    pub(super) fn new(p: &PrefetchFacts) -> Self {
         let opt = |x: Option<u32>| i(x.map_or(-1, i64::from));
-        PreVars {
+        Self {
             vals: vec![
                 (Var::info_hash, s(p.info_hash_hex.to_ascii_lowercase())),
                 (

@@ -27,9 +27,9 @@ impl Bep51 {
     /// The metric label.
     pub fn label(self) -> &'static str {
         match self {
-            Bep51::Unknown => "unknown",
-            Bep51::Yes => "yes",
-            Bep51::No => "no",
+            Self::Unknown => "unknown",
+            Self::Yes => "yes",
+            Self::No => "no",
         }
     }
 }
@@ -76,7 +76,7 @@ pub struct CrawlTableConfig {
 
 impl Default for CrawlTableConfig {
     fn default() -> Self {
-        CrawlTableConfig {
+        Self {
             capacity: 10_000,
             default_interval: Duration::from_secs(60),
             min_interval: Duration::from_secs(1),
@@ -122,8 +122,8 @@ fn slot(b: Bep51) -> usize {
 
 impl CrawlTable {
     /// An empty table.
-    pub fn new(cfg: CrawlTableConfig) -> CrawlTable {
-        CrawlTable {
+    pub fn new(cfg: CrawlTableConfig) -> Self {
+        Self {
             cfg,
             nodes: HashMap::new(),
             ring: Vec::new(),

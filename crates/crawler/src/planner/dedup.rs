@@ -19,9 +19,9 @@ struct Bloom {
 }
 
 impl Bloom {
-    fn new(bits_log2: u32, k: u32) -> Bloom {
+    fn new(bits_log2: u32, k: u32) -> Self {
         let words = 1usize << bits_log2.saturating_sub(6);
-        Bloom {
+        Self {
             bits: vec![0; words],
             mask: (1u64 << bits_log2) - 1,
             k,
@@ -81,11 +81,11 @@ pub struct SeenFilter {
 impl SeenFilter {
     /// A filter for `capacity` hashes per generation at about 0.1% false positives per
     /// generation (about 14.4 bits per hash, rounded up to a power of two; k = 10).
-    pub fn new(capacity: usize) -> SeenFilter {
+    pub fn new(capacity: usize) -> Self {
         let capacity = capacity.max(64);
         let bits = (capacity as f64 * 14.4).ceil() as u64;
         let bits_log2 = bits.next_power_of_two().trailing_zeros().max(6);
-        SeenFilter {
+        Self {
             current: Bloom::new(bits_log2, 10),
             previous: Bloom::new(bits_log2, 10),
             capacity,

@@ -31,8 +31,8 @@ struct Source {
 
 impl FairQueue {
     /// A queue of at most `capacity` candidates, at most `per_source` in flight per IP.
-    pub fn new(capacity: usize, per_source: usize) -> FairQueue {
-        FairQueue {
+    pub fn new(capacity: usize, per_source: usize) -> Self {
+        Self {
             capacity: capacity.max(1),
             per_source: per_source.max(1),
             queues: HashMap::new(),

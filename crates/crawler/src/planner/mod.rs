@@ -108,7 +108,7 @@ impl Planner {
         filter: Arc<dyn PreFetchFilter>,
         v6: bool,
         now: Instant,
-    ) -> Planner {
+    ) -> Self {
         let phase = Phase {
             threshold: cfg.sample_threshold,
             stall_after: cfg.stall_after,
@@ -122,7 +122,7 @@ impl Planner {
             v6,
             now,
         );
-        Planner {
+        Self {
             queue: FairQueue::new(cfg.candidate_queue, cfg.per_source_in_flight),
             pending_cap: 2 * cfg.candidate_queue + cfg.resolve_concurrency,
             cfg,

@@ -33,7 +33,7 @@ pub struct FetchReport {
 
 impl FetchReport {
     /// Nothing tried (an empty list).
-    const NOTHING: FetchReport = FetchReport {
+    const NOTHING: Self = Self {
         ok: false,
         attempted: 0,
         last_failure: None,
@@ -99,8 +99,8 @@ pub(crate) struct Resolution {
 
 impl Resolution {
     /// A resolution, and its first step.
-    pub fn start(candidate: Candidate, now: Instant) -> (Resolution, Step) {
-        let r = Resolution {
+    pub(super) fn start(candidate: Candidate, now: Instant) -> (Self, Step) {
+        let r = Self {
             candidate,
             started: now,
             stage: Stage::SourcePeers,
@@ -115,12 +115,12 @@ impl Resolution {
     }
 
     /// Whether it has ended (finished, given up or dropped).
-    pub fn is_over(&self) -> bool {
+    pub(super) fn is_over(&self) -> bool {
         self.stage == Stage::Over
     }
 
     /// The sampling node's answer (empty on error).
-    pub fn on_peers(&mut self, peers: Vec<SocketAddr>, p: &mut Policy<'_>) -> Vec<Step> {
+    pub(super) fn on_peers(&mut self, peers: Vec<SocketAddr>, p: &mut Policy<'_>) -> Vec<Step> {
         if self.stage != Stage::SourcePeers {
             return Vec::new();
         }
@@ -154,7 +154,7 @@ impl Resolution {
     }
 
     /// A scrape's estimate (`None` on error or without one).
-    pub fn on_scrape(&mut self, swarm: Option<Swarm>, p: &mut Policy<'_>) -> Vec<Step> {
+    pub(super) fn on_scrape(&mut self, swarm: Option<Swarm>, p: &mut Policy<'_>) -> Vec<Step> {
         match std::mem::replace(&mut self.stage, Stage::Over) {
             Stage::ScrapeFirst { peers } => {
                 self.swarm = swarm;
@@ -187,7 +187,7 @@ impl Resolution {
     }
 
     /// A lookup's peers and estimate (`None` when it failed).
-    pub fn on_lookup(
+    pub(super) fn on_lookup(
         &mut self,
         found: Option<(Vec<SocketAddr>, Option<Swarm>)>,
         p: &mut Policy<'_>,
@@ -228,7 +228,7 @@ impl Resolution {
     }
 
     /// How the fetch in flight ended.
-    pub fn on_fetch(&mut self, report: FetchReport) -> Vec<Step> {
+    pub(super) fn on_fetch(&mut self, report: FetchReport) -> Vec<Step> {
         let attempted = report.attempted.min(self.fetching.len());
         self.tried.extend(self.fetching.drain(..).take(attempted));
         self.fetched = report.ok;

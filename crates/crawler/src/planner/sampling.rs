@@ -59,7 +59,7 @@ pub(crate) struct Sampler {
 }
 
 impl Sampler {
-    pub fn new(
+    pub(super) fn new(
         phase: Phase,
         table: CrawlTableConfig,
         seen_capacity: usize,
@@ -67,8 +67,8 @@ impl Sampler {
         seed: u64,
         v6: bool,
         now: Instant,
-    ) -> Sampler {
-        Sampler {
+    ) -> Self {
+        Self {
             phase,
             concurrency,
             v6,
@@ -87,7 +87,7 @@ impl Sampler {
     }
 
     /// Offers nodes of our address family (and with a usable address) to the crawl table.
-    pub fn offer_own_family(&mut self, now: Instant, nodes: &[NodeInfo]) {
+    pub(super) fn offer_own_family(&mut self, now: Instant, nodes: &[NodeInfo]) {
         for n in nodes {
             if n.addr.is_ipv6() == self.v6 && !n.addr.ip().is_unspecified() {
                 self.table.offer(now, n.id, n.addr);
@@ -96,7 +96,7 @@ impl Sampler {
     }
 
     /// Offers the routing table's nodes (ours already: same family).
-    pub fn offer_all(&mut self, now: Instant, nodes: &[NodeInfo]) {
+    pub(super) fn offer_all(&mut self, now: Instant, nodes: &[NodeInfo]) {
         for n in nodes {
             self.table.offer(now, n.id, n.addr);
         }
@@ -104,7 +104,7 @@ impl Sampler {
 
     /// The periodic step: phase, feeding, the batch for the store, new queries (unless
     /// `paused`). Returns whether sampling started at this tick.
-    pub fn tick(
+    pub(super) fn tick(
         &mut self,
         now: Instant,
         routing_nodes: usize,
@@ -152,7 +152,7 @@ impl Sampler {
 
     /// A `sample_infohashes` answer (or failure) from `addr`. New hashes go to the batch;
     /// hashes seen before bump their times-seen count in `pending`.
-    pub fn on_sample(
+    pub(super) fn on_sample(
         &mut self,
         now: Instant,
         addr: SocketAddr,
@@ -197,7 +197,7 @@ impl Sampler {
     }
 
     /// A discovery `find_node` answer (or failure) from `addr`.
-    pub fn on_find_node(
+    pub(super) fn on_find_node(
         &mut self,
         now: Instant,
         addr: SocketAddr,

@@ -40,12 +40,12 @@ pub struct Filters {
 
 impl Filters {
     /// Filters over a loaded blocklist and rule set.
-    pub fn new(blocklist: Blocklist, rules: RuleSet) -> Filters {
+    pub fn new(blocklist: Blocklist, rules: RuleSet) -> Self {
         let metrics = Arc::new(FilterMetrics::default());
         metrics
             .blocklist_entries
             .store(blocklist.len() as u64, Relaxed);
-        Filters {
+        Self {
             blocklist: RwLock::new(Arc::new(blocklist)),
             prefetch_rules: rules.has_stage(Stage::PreFetch),
             rev: rules.rev(),

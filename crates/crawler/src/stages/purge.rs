@@ -65,9 +65,9 @@ pub enum PurgeError {
 
 impl Purge {
     /// A purge of what `list` names, reading `page` hashes per step (at least 1).
-    pub fn new(list: Arc<Blocklist>, page: usize) -> Purge {
+    pub fn new(list: Arc<Blocklist>, page: usize) -> Self {
         let done = list.is_empty();
-        Purge {
+        Self {
             list,
             page: page.max(1),
             cursor: None,
