@@ -143,16 +143,21 @@ fn agree(buf: &[u8]) {
 
 // ---- random values --------------------------------------------------------------------------
 
-struct Rng(u64);
+/// Random bencode trees drawn from the workspace's seeded test RNG.
+struct Rng(testkit::TestRng);
 
 impl Rng {
+    /// A generator for `seed` (or `BITAGENT_TEST_SEED`), with a guard that prints the seed if
+    /// the test fails.
+    fn new(test: &str, seed: u64) -> (Self, testkit::SeedGuard) {
+        let seed = testkit::rng::seed_or(seed);
+        (
+            Self(testkit::seeded(seed)),
+            testkit::SeedGuard::new(test, seed),
+        )
+    }
     fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        testkit::rng::RngCore::next_u64(&mut self.0)
     }
     fn below(&mut self, n: u64) -> u64 {
         self.next() % n
@@ -194,7 +199,10 @@ impl Rng {
 
 #[test]
 fn random_values_roundtrip_and_match_reference() {
-    let mut rng = Rng(0x00be_9c0d_e5ee_d001);
+    let (mut rng, _seed) = Rng::new(
+        "random_values_roundtrip_and_match_reference",
+        0x00be_9c0d_e5ee_d001,
+    );
     for case in 0..3_000 {
         let t = rng.tree(5);
         let mut buf = Vec::new();
@@ -209,7 +217,7 @@ fn random_values_roundtrip_and_match_reference() {
 #[test]
 fn mutations_match_reference() {
     const INTERESTING: &[u8] = b"0123456789ield:-e\x00\xff";
-    let mut rng = Rng(0x0007_a7e5_0000_0001);
+    let (mut rng, _seed) = Rng::new("mutations_match_reference", 0x0007_a7e5_0000_0001);
     for _ in 0..1_500 {
         let t = rng.tree(4);
         let mut buf = Vec::new();
@@ -237,7 +245,7 @@ fn mutations_match_reference() {
 
 #[test]
 fn every_truncation_is_an_error() {
-    let mut rng = Rng(99);
+    let (mut rng, _seed) = Rng::new("every_truncation_is_an_error", 99);
     for _ in 0..200 {
         let t = rng.tree(4);
         let mut buf = Vec::new();

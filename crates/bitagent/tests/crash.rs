@@ -2,7 +2,7 @@
 //! loopback (127.0.9.x only; the test is meant to run inside `unshare -n`).
 //!
 //! `bitagent run` is killed with SIGKILL [`KILLS`] times, each time at a moment drawn from a
-//! seeded PRNG (a number of committed torrents, then a delay of up to a second so the kill
+//! seeded RNG (a number of committed torrents, then a delay of up to a second so the kill
 //! lands anywhere relative to the writer's batches). After each kill:
 //! - `bitagent stats --check --json` exits 0 and reports `"integrity": "ok"`;
 //! - every infohash seen committed just before the kill is still stored, with the lab's name,
@@ -16,7 +16,7 @@
 //! (`dht_nodes.txt`). Every child is killed on every path (a guard), and every
 //! wait has a deadline.
 //!
-//! The seed is printed; set `CRASH_SEED` to reproduce a run (and `CRASH_KEEP` to keep the
+//! The seed is printed; set `BITAGENT_TEST_SEED` to reproduce a run (and `CRASH_KEEP` to keep the
 //! data directory and the logs).
 
 use std::collections::HashMap;
@@ -29,6 +29,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use store::{InfoHash, SqliteStore, Store as _};
+use testkit::rng::{Rng as _, RngCore as _};
 
 const BIN: &str = env!("CARGO_BIN_EXE_bitagent");
 const NODES: usize = 60;
@@ -47,24 +48,6 @@ const ROUND_LIMIT: Duration = Duration::from_secs(60);
 const FINAL_LIMIT: Duration = Duration::from_secs(90);
 /// How often the database is polled.
 const POLL: Duration = Duration::from_millis(200);
-
-/// SplitMix64: a tiny seeded PRNG (the kill moments must be reproducible).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `lo..hi` (close enough for test moments).
-    fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next() % (hi - lo).max(1)
-    }
-}
 
 /// A fresh directory under the system temp dir, removed when dropped.
 struct TempDir(PathBuf);
@@ -369,12 +352,11 @@ fn secs(d: Option<Duration>) -> String {
 
 #[test]
 fn kill_9_during_a_crawl_loses_nothing_committed() {
-    let seed = std::env::var("CRASH_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0x000c_4a54);
-    eprintln!("crash seed {seed} (set CRASH_SEED to reproduce another)");
-    let mut rng = Rng(seed);
+    let seed = testkit::rng::seed_or(0x000c_4a54);
+    eprintln!("crash seed {seed} (set BITAGENT_TEST_SEED to reproduce another)");
+    let _seed = testkit::SeedGuard::new("kill_9_during_a_crawl_loses_nothing_committed", seed);
+    // The kill moments must be reproducible.
+    let mut rng = testkit::seeded(seed);
     let t0 = Instant::now();
     let root = TempDir::new("crash");
     let data_dir = root.path().join("data");
@@ -438,10 +420,10 @@ fn kill_9_during_a_crawl_loses_nothing_committed() {
     // Kill rounds.
     let mut survived = 0usize;
     for round in 1..=KILLS {
-        let threshold = (survived + rng.range(50, 160) as usize).min(TORRENTS * 4 / 5);
-        let extra = Duration::from_millis(rng.range(0, 1000));
+        let threshold = (survived + rng.random_range(50..160usize)).min(TORRENTS * 4 / 5);
+        let extra = Duration::from_millis(rng.random_range(0..1000));
         let started = Instant::now();
-        let mut run = start_run(round, &data_dir, &logs, &bootstrap, rng.next());
+        let mut run = start_run(round, &data_dir, &logs, &bootstrap, rng.next_u64());
         let (_, resumed) = wait_committed(&mut run, &db, &hashes, survived, threshold, ROUND_LIMIT);
         let reached = started.elapsed();
         thread::sleep(extra);
@@ -484,9 +466,9 @@ fn kill_9_during_a_crawl_loses_nothing_committed() {
     // The final run: crawl until FINAL_PERCENT are stored, then SIGTERM at a random moment
     // shortly after (fetches are usually still in flight: the drain is exercised).
     let want = (TORRENTS * FINAL_PERCENT).div_ceil(100);
-    let extra = Duration::from_millis(rng.range(0, 1000));
+    let extra = Duration::from_millis(rng.random_range(0..1000));
     let started = Instant::now();
-    let mut run = start_run(KILLS + 1, &data_dir, &logs, &bootstrap, rng.next());
+    let mut run = start_run(KILLS + 1, &data_dir, &logs, &bootstrap, rng.next_u64());
     let (got, resumed) = wait_committed(&mut run, &db, &hashes, survived, want, FINAL_LIMIT);
     let crawled = started.elapsed();
     assert!(

@@ -11,19 +11,13 @@ use std::time::{Duration, Instant};
 
 use classify::blocklist::{BlockDigest, Blocklist, digest_of, hex_digest_line};
 use criterion::{Criterion, Throughput};
+use testkit::rng::RngCore as _;
 
-/// splitmix64, so the data is the same every run.
+/// Infohash number `n`: the workspace's seeded test RNG seeded with `n`, so the data is the same
+/// every run.
 fn infohash(n: u64) -> [u8; 20] {
     let mut out = [0u8; 20];
-    let mut x = n;
-    for chunk in out.chunks_mut(8) {
-        x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = x;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^= z >> 31;
-        chunk.copy_from_slice(&z.to_le_bytes()[..chunk.len()]);
-    }
+    testkit::seeded(n).fill_bytes(&mut out);
     out
 }
 

@@ -16,20 +16,18 @@
 //! - every hostile connection is closed afterwards, and the process peak RSS (VmHWM) grew by
 //!   less than [`MEMORY_BOUND`] over the crawl (the `Flood` peer streams 1 MiB messages).
 //!
-//! The lab seed is printed; set `LAB_SEED` to run another.
+//! The lab seed is printed; set `BITAGENT_TEST_SEED` to run another.
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crawler::{AllowAll, Crawler, CrawlerConfig};
 use dht::Id20;
 use lab::hostile::{HostilePeer, Hostility};
 use lab::swarm::{Lab, LabConfig};
 use lab::synth::{self, SynthTorrent};
-use net::Node;
-use store::{InfoHash, SqliteStore, Store};
+use store::{InfoHash, Store};
+use testkit::crawl::{self, CrawlFixture};
 
 /// Enough nodes that the first samples spread the new hashes over many sampling nodes: the
 /// crawler resolves at most 2 hashes per sampling node at once, under its 1 query/s budget
@@ -48,18 +46,6 @@ struct Planted {
     torrent: SynthTorrent,
     hash: [u8; 20],
     peers: Vec<HostilePeer>,
-}
-
-fn crawler_config(bootstrap: Vec<String>) -> CrawlerConfig {
-    let mut c = CrawlerConfig::scaled(1);
-    c.bootstrap = bootstrap;
-    c.sample_threshold = 300;
-    c.stall_after = Duration::from_secs(3);
-    c.connect_timeout = Duration::from_secs(1);
-    c.fetch.total_timeout = Duration::from_secs(3);
-    c.fetch.handshake_timeout = Duration::from_secs(1);
-    c.fetch.piece_timeout = Duration::from_secs(1);
-    c
 }
 
 /// The process's peak resident set (VmHWM), in bytes.
@@ -138,13 +124,13 @@ fn assert_stored_as(store: &dyn Store, hash: [u8; 20], t: &SynthTorrent, what: &
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_peers_fail_with_their_cause_and_nothing_partial_is_stored() {
-    let seed = std::env::var("LAB_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0x0405_711e);
-    eprintln!("lab seed {seed} (set LAB_SEED to reproduce another)");
-    let t0 = Instant::now();
-    let lab = Lab::start(LabConfig {
+    let seed = testkit::rng::seed_or(0x0405_711e);
+    let _seed = testkit::SeedGuard::new(
+        "hostile_peers_fail_with_their_cause_and_nothing_partial_is_stored",
+        seed,
+    );
+    eprintln!("lab seed {seed} (set BITAGENT_TEST_SEED to reproduce another)");
+    let lab = crawl::start_lab(LabConfig {
         nodes: NODES,
         torrents: TORRENTS,
         first_ip: "127.0.7.10".parse().unwrap(),
@@ -153,9 +139,7 @@ async fn hostile_peers_fail_with_their_cause_and_nothing_partial_is_stored() {
         sample_interval: Duration::from_secs(5),
         ..LabConfig::default()
     })
-    .await
-    .expect("lab starts");
-    eprintln!("lab ready in {:?}", t0.elapsed());
+    .await;
 
     // One torrent per kind (other seed than the lab's: no collision), plus one whose peers
     // are a flooder and an honest seeder: the hostile one must not stop the honest fetch.
@@ -195,34 +179,26 @@ async fn hostile_peers_fail_with_their_cause_and_nothing_partial_is_stored() {
     let honest = TORRENTS + 2;
     let all = honest + hostile.len();
 
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("bitagent.sqlite3");
-    let cfg = crawler_config(vec![lab.bootstrap().to_string()]);
-    let node = Node::bind("127.0.7.1:0".parse().unwrap(), cfg.node_config(seed))
-        .await
-        .unwrap();
+    // Short deadlines: every hostile fetch ends on one of them.
+    let builder = CrawlFixture::on_lab(&lab, "127.0.7.1:0".parse().unwrap(), seed).configure(|c| {
+        c.connect_timeout = Duration::from_secs(1);
+        c.fetch.total_timeout = Duration::from_secs(3);
+        c.fetch.handshake_timeout = Duration::from_secs(1);
+        c.fetch.piece_timeout = Duration::from_secs(1);
+    });
     let rss_before = peak_rss();
     let started = Instant::now();
-    let crawler = Crawler::start(
-        node,
-        Box::new(SqliteStore::open(&db).unwrap()),
-        Arc::new(AllowAll),
-        cfg,
-    )
-    .await;
+    let fx = builder.start().await;
+    let crawler = fx.crawler;
     let m = crawler.metrics();
     // Every infohash is processed once (the seen filter): done when each has an outcome and
     // every success is committed.
-    let deadline = started + CRAWL_LIMIT;
     let mut next_progress = started + Duration::from_secs(5);
-    loop {
+    testkit::eventually(CRAWL_LIMIT.saturating_sub(started.elapsed()), async || {
         let st = crawler.status();
         let outcomes = m.fetch.total();
         if outcomes >= all as u64 && st.fetching == 0 && st.persisted >= m.fetch.with("ok").get() {
-            break;
-        }
-        if Instant::now() >= deadline {
-            break;
+            return Some(());
         }
         if Instant::now() >= next_progress {
             next_progress += Duration::from_secs(5);
@@ -236,8 +212,9 @@ async fn hostile_peers_fail_with_their_cause_and_nothing_partial_is_stored() {
                 st.persisted
             );
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+        None
+    })
+    .await;
     let settled = started.elapsed();
     let rss_after = peak_rss();
     eprintln!(

@@ -16,14 +16,12 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crawler::{AllowAll, Crawler, CrawlerConfig};
-use net::Node;
 use serde_json::{Value, json};
-use store::{InfoHash, SqliteStore};
+use store::InfoHash;
 use support::Swarm;
+use testkit::crawl::{self, CrawlFixture};
 
 const NODES: usize = 30;
 const TORRENTS_PER_NODE: usize = 5;
@@ -74,47 +72,14 @@ fn created(swarm: &Swarm) -> BTreeMap<InfoHash, Created> {
         .collect()
 }
 
-fn crawler_config(bootstrap: String, dir: &std::path::Path) -> CrawlerConfig {
-    let mut c = CrawlerConfig::scaled(1);
-    c.bootstrap = vec![bootstrap];
-    c.nodes_file = Some(dir.join("dht_nodes.txt"));
-    // 30 sessions never reach the public-DHT threshold: sampling starts on the stall.
-    c.sample_threshold = 300;
-    c.stall_after = Duration::from_secs(3);
-    c.connect_timeout = Duration::from_secs(2);
-    c.fetch.total_timeout = Duration::from_secs(10);
-    c
-}
-
-/// Polls the crawler's status (bounded) until `want` torrents are persisted, noting when
-/// each of `marks` was reached.
-async fn wait_for(
-    crawler: &Crawler,
-    want: u64,
-    limit: Duration,
-    marks: &[u64],
-) -> (u64, Vec<(u64, Duration)>) {
-    let start = Instant::now();
-    let mut reached = Vec::new();
-    loop {
-        let n = crawler.status().persisted;
-        while reached.len() < marks.len() && n >= marks[reached.len()] {
-            reached.push((marks[reached.len()], start.elapsed()));
-        }
-        if n >= want || start.elapsed() >= limit {
-            return (n, reached);
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crawler_persists_a_30_session_libtorrent_swarm_without_being_blocked() {
-    let seed: u64 = std::env::var("CRAWL_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0xc4a1_5eed);
-    eprintln!("crawl seed {seed} (set CRAWL_SEED to reproduce another)");
+    let seed = testkit::rng::seed_or(0xc4a1_5eed);
+    let _seed = testkit::SeedGuard::new(
+        "crawler_persists_a_30_session_libtorrent_swarm_without_being_blocked",
+        seed,
+    );
+    eprintln!("crawl seed {seed} (set BITAGENT_TEST_SEED to reproduce another)");
     let t0 = Instant::now();
     let mut swarm = Swarm::start(
         NODES,
@@ -139,30 +104,26 @@ async fn crawler_persists_a_30_session_libtorrent_swarm_without_being_blocked() 
         swarm.ready["sample_interval"]
     );
 
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = crawler_config(swarm.node_addrs()[0].to_string(), dir.path());
-    let node = Node::bind(
-        format!("{OUR_IP}:0").parse().unwrap(),
-        cfg.node_config(seed),
-    )
-    .await
-    .unwrap();
-    let store = SqliteStore::open(dir.path().join("bitagent.sqlite3")).unwrap();
-    let crawler = Crawler::start(node, Box::new(store), Arc::new(AllowAll), cfg).await;
-    let marks: Vec<u64> = [50u64, 90, 100]
-        .iter()
-        .map(|p| (total * p).div_ceil(100))
-        .collect();
-    let (got, reached) = wait_for(&crawler, total, Duration::from_secs(150), &marks).await;
+    // 30 sessions never reach the public-DHT threshold: sampling starts on the stall.
+    let cfg = crawl::test_config(vec![swarm.node_addrs()[0].to_string()]);
+    let fx = CrawlFixture::builder(format!("{OUR_IP}:0").parse().unwrap(), seed, cfg)
+        .save_nodes()
+        .start()
+        .await;
+    let marks = crawl::marks(total, &[50, 90, 100]);
+    let progress = fx
+        .wait_persisted(total, Duration::from_secs(150), &marks)
+        .await;
+    let (got, reached) = (progress.persisted, progress.marks);
     for (n, t) in &reached {
         eprintln!("{n} of {total} torrents persisted after {t:.1?}");
     }
     // The libtorrent swarm is another process: this one is the crawler (plus the harness).
     eprintln!("crawler process: {}", process_usage());
-    let m = crawler.metrics();
+    let m = fx.crawler.metrics();
     eprintln!(
         "{}",
-        grep(
+        crawl::metric_lines(
             &m.render(),
             &[
                 "fetch_total",
@@ -176,7 +137,7 @@ async fn crawler_persists_a_30_session_libtorrent_swarm_without_being_blocked() 
             ]
         )
     );
-    let store = crawler.shutdown(Duration::from_secs(5)).await;
+    let store = fx.crawler.shutdown(Duration::from_secs(5)).await;
 
     // What libtorrent saw of us: never blocked, never near the limit, nothing off loopback.
     let p = swarm.packets(OUR_IP);
@@ -249,13 +210,6 @@ async fn crawler_persists_a_30_session_libtorrent_swarm_without_being_blocked() 
     );
     assert!(checked * 100 >= total * 90, "{checked} of {total} stored");
     assert!(store.integrity_check().unwrap().is_empty());
-}
-
-fn grep(text: &str, keys: &[&str]) -> String {
-    text.lines()
-        .filter(|l| !l.starts_with('#') && keys.iter().any(|k| l.contains(k)) && !l.ends_with(" 0"))
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 /// CPU seconds (user + system, all threads) and peak RSS of this process, from /proc.

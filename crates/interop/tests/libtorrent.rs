@@ -10,12 +10,13 @@ mod support;
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use dht::Id20;
 use net::{Node, NodeConfig};
 use serde_json::json;
 use support::Swarm;
+use testkit::eventually;
 
 const SWARM_SIZE: usize = 20;
 
@@ -29,34 +30,20 @@ async fn our_node(ip: &str, read_only: bool, seed: u64) -> Node {
         .expect("bind our node on loopback")
 }
 
-/// Polls `f` every 250 ms until it returns `Some`, for at most `limit`. Used only for state
-/// that lives in another process (libtorrent's tables), where there is no event to await.
-async fn eventually<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return Some(v);
-        }
-        if start.elapsed() >= limit {
-            return None;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
 async fn table_size(node: &Node) -> usize {
     node.routing_table().await.expect("routing table").len()
 }
 
-/// Waits until our routing table holds at least `want` nodes (bounded).
+/// Waits until our routing table holds at least `want` nodes (bounded); returns its size.
 async fn wait_table(node: &Node, want: usize, limit: Duration) -> usize {
-    let start = Instant::now();
-    loop {
+    let reached = eventually(limit, async || {
         let n = table_size(node).await;
-        if n >= want || start.elapsed() >= limit {
-            return n;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        (n >= want).then_some(n)
+    })
+    .await;
+    match reached {
+        Some(n) => n,
+        None => table_size(node).await,
     }
 }
 
@@ -95,18 +82,12 @@ async fn full_node_bootstraps_fills_its_table_and_libtorrent_adopts_it() {
 
     // They query us, we answer, and they put us in their tables (we are not read-only).
     // Both are state in two processes; poll them together, bounded.
-    let start = Instant::now();
-    let adopted = loop {
+    let adopted = eventually(Duration::from_secs(40), async || {
         let k = swarm.tables_holding(us);
         let answered = node.stats().await.unwrap().engine.queries_answered;
-        if k >= SWARM_SIZE / 2 && answered > 0 {
-            break Some(k);
-        }
-        if start.elapsed() >= Duration::from_secs(40) {
-            break None;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    };
+        (k >= SWARM_SIZE / 2 && answered > 0).then_some(k)
+    })
+    .await;
     let stats = node.stats().await.unwrap();
     assert!(
         adopted.is_some(),
@@ -332,7 +313,7 @@ async fn heavy_crawl_stays_under_libtorrents_real_dos_limit() {
     for _ in 0..120 {
         sock.send_to(ping, nodes[1]).unwrap();
     }
-    let banned = eventually(Duration::from_secs(5), || {
+    let banned = eventually(Duration::from_secs(5), async || {
         swarm
             .bans()
             .iter()

@@ -23,6 +23,7 @@ use net::peerwire::{FetchConfig, MetaVersion, Metadata, OUR_UT_METADATA_ID};
 use serde_json::Value;
 use sha1::{Digest, Sha1};
 use support::Swarm;
+use testkit::within;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::task::JoinSet;
@@ -37,9 +38,8 @@ async fn connect_from(ip: &str, peer: SocketAddr) -> TcpStream {
     let ip: IpAddr = ip.parse().unwrap();
     let s = TcpSocket::new_v4().unwrap();
     s.bind(SocketAddr::new(ip, 0)).unwrap();
-    tokio::time::timeout(Duration::from_secs(5), s.connect(peer))
+    within(Duration::from_secs(5), "connect", s.connect(peer))
         .await
-        .expect("connect in time")
         .expect("connect to the libtorrent seeder")
 }
 
@@ -165,8 +165,9 @@ async fn fetches_every_torrent_from_its_libtorrent_seeders() {
     let mut peers = vec!["127.0.1.99:1".parse().unwrap()];
     peers.extend(seeders(st));
     let start = Instant::now();
-    let r = tokio::time::timeout(
+    let r = within(
         LIMIT,
+        "fetch_from_any",
         net::fetch_from_any(
             &peers,
             3,
@@ -176,8 +177,7 @@ async fn fetches_every_torrent_from_its_libtorrent_seeders() {
             Duration::from_secs(2),
         ),
     )
-    .await
-    .expect("fetch_from_any in time");
+    .await;
     let (from, m) = r.metadata.expect("a seeder answered");
     assert!(seeders(st).contains(&from));
     check(st, &m);
@@ -201,12 +201,12 @@ async fn fetches_every_torrent_from_its_libtorrent_seeders() {
         };
         let stream = connect_from(OUR_IP, seeders(&multi)[0]).await;
         let start = Instant::now();
-        let m = tokio::time::timeout(
+        let m = within(
             LIMIT,
+            "the multi-file fetch",
             net::fetch_metadata_on(stream, hash_of(&multi), net::peer_id(), cfg),
         )
         .await
-        .expect("in time")
         .unwrap_or_else(|e| panic!("multi-file torrent, window {window}: {e}"));
         check(&multi, &m);
         eprintln!(
@@ -272,9 +272,8 @@ async fn libtorrent_metadata_behaviour() {
 
     // Its handshake.
     let mut hs = [0u8; HANDSHAKE_LEN];
-    tokio::time::timeout(LIMIT, s.read_exact(&mut hs))
+    within(LIMIT, "its handshake", s.read_exact(&mut hs))
         .await
-        .expect("handshake in time")
         .expect("handshake");
     let hs = Handshake::parse(&hs).unwrap();
     assert_eq!(hs.info_hash, hash);

@@ -22,17 +22,15 @@ use serde_bytes::ByteBuf;
 
 // ---- the message mix ------------------------------------------------------------------------
 
-/// xorshift64*, so the mix is the same on every run.
-struct Rng(u64);
+/// The workspace's seeded test RNG (fixed seeds), so the mix is the same on every run.
+struct Rng(testkit::TestRng);
 
 impl Rng {
+    fn new(seed: u64) -> Self {
+        Self(testkit::seeded(seed))
+    }
     fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        testkit::rng::RngCore::next_u64(&mut self.0)
     }
     fn id(&mut self) -> Id20 {
         let mut b = [0u8; 20];
@@ -122,7 +120,7 @@ fn message(rng: &mut Rng, k: usize) -> Vec<u8> {
 
 /// 100 messages in the proportions of [`KINDS`], shuffled.
 fn mix() -> Vec<Vec<u8>> {
-    let mut rng = Rng(0x0b17_a6e4_7000_0001);
+    let mut rng = Rng::new(0x0b17_a6e4_7000_0001);
     let mut out = Vec::new();
     for _ in 0..5 {
         for (k, (_, n)) in KINDS.iter().enumerate() {
@@ -140,7 +138,7 @@ fn mix() -> Vec<Vec<u8>> {
 
 /// 50 messages of one kind.
 fn only(k: usize) -> Vec<Vec<u8>> {
-    let mut rng = Rng(0x51_0000 + k as u64);
+    let mut rng = Rng::new(0x51_0000 + k as u64);
     (0..50).map(|_| message(&mut rng, k)).collect()
 }
 
@@ -396,7 +394,7 @@ fn bench_encode(c: &mut Criterion) {
     g.finish();
 
     // Building a sample_infohashes reply from contacts, as the DHT node does when answering.
-    let mut rng = Rng(7);
+    let mut rng = Rng::new(7);
     let infos: Vec<NodeInfo> = (0..8)
         .map(|_| NodeInfo {
             id: rng.id(),

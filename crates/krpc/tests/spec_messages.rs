@@ -1055,20 +1055,15 @@ fn byte_mutations_never_panic() {
 
 // ---- property test --------------------------------------------------------------------------
 
-/// xorshift64*: tiny, deterministic, good enough to drive a generator.
-struct Rng(u64);
+/// The workspace's seeded test RNG, with the draws the generator makes.
+struct Rng(testkit::TestRng);
 
 impl Rng {
     fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
+        Rng(testkit::seeded(seed))
     }
     fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        testkit::rng::RngCore::next_u64(&mut self.0)
     }
     fn below(&mut self, n: u64) -> u64 {
         self.next() % n
@@ -1301,10 +1296,8 @@ fn check_one(seed: u64) {
 
 #[test]
 fn property_encode_decode_encode_is_identical() {
-    let base: u64 = std::env::var("KRPC_PROP_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0x5eed_b17a_6e47);
+    // Case i runs seed base + i; BITAGENT_TEST_SEED sets the base.
+    let base = testkit::rng::seed_or(0x5eed_b17a_6e47);
     let cases: u64 = std::env::var("KRPC_PROP_CASES")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -1313,7 +1306,7 @@ fn property_encode_decode_encode_is_identical() {
         let seed = base.wrapping_add(i);
         if catch_unwind(AssertUnwindSafe(|| check_one(seed))).is_err() {
             panic!(
-                "property failed for seed {seed} (rerun: KRPC_PROP_SEED={seed} KRPC_PROP_CASES=1)"
+                "property failed for seed {seed} (rerun: BITAGENT_TEST_SEED={seed} KRPC_PROP_CASES=1)"
             );
         }
     }

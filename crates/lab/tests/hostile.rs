@@ -23,9 +23,7 @@ const LIMIT: Duration = Duration::from_secs(20);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
 async fn within<T>(f: impl Future<Output = T>) -> T {
-    tokio::time::timeout(LIMIT, f)
-        .await
-        .expect("test step took too long")
+    testkit::within(LIMIT, "test step", f).await
 }
 
 /// Short deadlines, default limits (10 MiB metadata, 1 MiB + 16 KiB messages).

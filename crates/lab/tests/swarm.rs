@@ -21,10 +21,7 @@ use tokio::task::JoinSet;
 const LIMIT: Duration = Duration::from_secs(60);
 
 async fn within<T>(what: &str, f: impl Future<Output = T>) -> T {
-    match tokio::time::timeout(LIMIT, f).await {
-        Ok(v) => v,
-        Err(_) => panic!("{what} took longer than {LIMIT:?}"),
-    }
+    testkit::within(LIMIT, what, f).await
 }
 
 fn check_metadata(t: &LabTorrent, m: &net::peerwire::Metadata) {

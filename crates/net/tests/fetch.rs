@@ -17,9 +17,7 @@ const LIMIT: Duration = Duration::from_secs(15);
 const SEED_ID: [u8; 20] = *b"-BA0001-seedpeerid00";
 
 async fn within<T>(f: impl Future<Output = T>) -> T {
-    tokio::time::timeout(LIMIT, f)
-        .await
-        .expect("test step took too long")
+    testkit::within(LIMIT, "test step", f).await
 }
 
 /// Short deadlines so the timeout cases finish quickly.

@@ -11,9 +11,7 @@ use tokio::net::UdpSocket;
 const LIMIT: Duration = Duration::from_secs(15);
 
 async fn within<T>(f: impl Future<Output = T>) -> T {
-    tokio::time::timeout(LIMIT, f)
-        .await
-        .expect("test step took too long")
+    testkit::within(LIMIT, "test step", f).await
 }
 
 fn config(seed: u64) -> NodeConfig {
@@ -58,15 +56,11 @@ async fn wait_for(events: &mut Events, mut pred: impl FnMut(&Event) -> bool) -> 
     .await
 }
 
-/// Polls `f` until it returns true; bounded in count and time.
+/// Polls `f` until it returns true (bounded: 3 s), else fails the test.
 async fn eventually(mut f: impl AsyncFnMut() -> bool) {
-    for _ in 0..300 {
-        if f().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("condition not reached in 3 s");
+    let reached =
+        testkit::eventually(Duration::from_secs(3), async || f().await.then_some(())).await;
+    assert!(reached.is_some(), "condition not reached in 3 s");
 }
 
 fn hash(b: u8) -> Id20 {

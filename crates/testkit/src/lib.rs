@@ -7,9 +7,14 @@
 //! - [`wait`]: bounded waits for async tests: [`wait::within`] (a step with a deadline) and
 //!   [`wait::eventually`] (poll a condition that has no event to await, bounded in count and
 //!   time).
+//! - `crawl` (feature `crawl`): a crawler on loopback for end-to-end tests: the shared test
+//!   `CrawlerConfig`, a lab started with its timing printed, and `CrawlFixture` (node, SQLite
+//!   store in a temporary directory, crawler) with a bounded wait for N persisted torrents.
 
 #![warn(missing_docs)]
 
+#[cfg(feature = "crawl")]
+pub mod crawl;
 pub mod rng;
 pub mod wait;
 

@@ -503,12 +503,10 @@ mod tests {
         // A seeded churn of offers and outcomes never breaks the counters or the cap.
         let now = crate::planner::t0();
         let mut t = small(50);
-        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut rng = testkit::seeded(0x9e37_79b9_7f4a_7c15);
         let mut clock = now;
         for step in 0..20_000u32 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            let x = testkit::rng::RngCore::next_u64(&mut rng);
             let i = (x % 400) as u32;
             t.offer(clock, id(i), addr(i));
             if let Some((a, _)) = t.next_due(clock, 8) {

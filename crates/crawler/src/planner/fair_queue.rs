@@ -152,15 +152,15 @@ mod tests {
         q.push(cand(1, 2)).unwrap();
         q.push(cand(2, 3)).unwrap();
         assert!(q.push(cand(3, 4)).is_err());
-        let mut x: u64 = 7;
+        let mut rng = testkit::seeded(7);
         let mut out = 0;
         for _ in 0..100 {
             while let Some(c) = q.pop() {
                 out += 1;
                 q.done(c.source.ip());
             }
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
-            let _ = q.push(cand((x >> 60) as u8, 0));
+            let source = testkit::rng::Rng::random_range(&mut rng, 0..16);
+            let _ = q.push(cand(source, 0));
         }
         while let Some(c) = q.pop() {
             out += 1;

@@ -10,21 +10,16 @@ use peerwire::handshake::{encode_handshake, encode_handshake_with};
 use peerwire::{FetchConfig, MetadataFetch, MetadataServe, OUR_UT_METADATA_ID, Outcome};
 use sha1::{Digest, Sha1};
 
-/// xorshift64*: tiny, seeded, deterministic.
+/// The workspace's seeded test RNG, with the draws these tests make.
 #[derive(Debug, Clone)]
-pub struct Rng(u64);
+pub struct Rng(testkit::TestRng);
 
 impl Rng {
     pub fn new(seed: u64) -> Rng {
-        Rng(seed.max(1))
+        Rng(testkit::seeded(seed))
     }
     pub fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        testkit::rng::RngCore::next_u64(&mut self.0)
     }
     /// Uniform-ish in `1..=max`.
     pub fn chunk(&mut self, max: usize) -> usize {

@@ -1,12 +1,12 @@
 //! After bootstrap, iterative `find_node` lookups return exactly the true K closest nodes.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 
 #[test]
 fn lookups_converge() {
-    let seed = common::seed(0x5eed_0001);
+    let (seed, _seed) = common::seed("lookups_converge", 0x5eed_0001);
     let wall = Instant::now();
     let mut net = common::bootstrapped(common::config(300, seed, 0.0), Duration::from_secs(30));
     let results = common::lookups(&mut net, 20);

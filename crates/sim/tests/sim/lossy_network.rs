@@ -8,13 +8,13 @@
 //! a node whose own bootstrap lost every query and was never retried; see
 //! `engine_regressions::failed_bootstrap_is_retried_when_table_is_nearly_empty`.)
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
 #[test]
 fn lossy_network() {
-    let seed = common::seed(0x5eed_0007);
+    let (seed, _seed) = common::seed("lossy_network", 0x5eed_0007);
     let mut net = common::bootstrapped(common::config(200, seed, 0.10), Duration::from_secs(30));
     let results = common::lookups(&mut net, 40);
     let (exact, mean, min) = common::summary(&results);

@@ -1,7 +1,7 @@
 //! BEP-43: read-only nodes never enter anyone's routing table (nor replacement cache), yet
 //! they bootstrap and complete lookups like anyone else.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -9,7 +9,7 @@ use std::time::Duration;
 
 #[test]
 fn read_only_nodes_stay_out_of_tables() {
-    let seed = common::seed(0x5eed_0006);
+    let (seed, _seed) = common::seed("read_only_nodes_stay_out_of_tables", 0x5eed_0006);
     let mut cfg = common::config(200, seed, 0.0);
     cfg.read_only_fraction = 0.1;
     let mut net = common::bootstrapped(cfg, Duration::from_secs(20));

@@ -6,12 +6,11 @@ use std::time::Duration;
 use dht::LookupResult;
 use sim::{LinkConfig, Network, Score, SimConfig};
 
-/// The seed: `SIM_SEED` if set (to replay a failure), else `default`.
-pub fn seed(default: u64) -> u64 {
-    std::env::var("SIM_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default)
+/// The seed of the scenario `test`: `BITAGENT_TEST_SEED` if set (to replay a failure), else
+/// `default`; hold the guard for the test's duration (it prints the seed if the test fails).
+pub fn seed(test: &str, default: u64) -> (u64, testkit::SeedGuard) {
+    let seed = testkit::rng::seed_or(default);
+    (seed, testkit::SeedGuard::new(test, seed))
 }
 
 /// A config for `nodes` nodes with the given loss.

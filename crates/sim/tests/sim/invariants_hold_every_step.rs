@@ -2,13 +2,13 @@
 //! input, through bootstrap and lookups. A violation panics inside the simulator with the seed
 //! and the step number.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
 #[test]
 fn invariants_hold_every_step() {
-    let seed = common::seed(0x5eed_0002);
+    let (seed, _seed) = common::seed("invariants_hold_every_step", 0x5eed_0002);
     let mut cfg = common::config(200, seed, 0.02);
     cfg.check_invariants = true;
     cfg.read_only_fraction = 0.05;

@@ -2,7 +2,7 @@
 //! from the node farthest from it; a peer announced with the tokens of that lookup is found
 //! by another node's `get_peers`.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -12,7 +12,7 @@ use krpc::Id20;
 
 #[test]
 fn get_peers_finds_announced_peers() {
-    let seed = common::seed(0x5eed_0005);
+    let (seed, _seed) = common::seed("get_peers_finds_announced_peers", 0x5eed_0005);
     let mut net = common::bootstrapped(common::config(200, seed, 0.0), Duration::from_secs(20));
     let k = net.config().engine.k;
     let ih = net.random_id();

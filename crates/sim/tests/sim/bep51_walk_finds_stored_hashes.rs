@@ -2,7 +2,7 @@
 //! `nodes` of every reply and revisiting nodes that store more than one sample shows once
 //! their advertised `interval` has passed, and collects (nearly) every stored infohash.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -13,7 +13,7 @@ use sim::Bep51Walk;
 
 #[test]
 fn bep51_walk_finds_stored_hashes() {
-    let seed = common::seed(0x5eed_0004);
+    let (seed, _seed) = common::seed("bep51_walk_finds_stored_hashes", 0x5eed_0004);
     let mut cfg = common::config(200, seed, 0.0);
     // A short sample interval so that revisits happen within the test.
     cfg.engine.sample_interval = Duration::from_secs(10);
