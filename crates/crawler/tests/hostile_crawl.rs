@@ -27,9 +27,9 @@ use crawler::{AllowAll, Crawler, CrawlerConfig};
 use dht::Id20;
 use lab::hostile::{HostilePeer, Hostility};
 use lab::swarm::{Lab, LabConfig};
-use lab::synth::{self, SynthTorrent};
 use net::Node;
 use store::{InfoHash, SqliteStore, Store};
+use synth::SynthTorrent;
 
 /// Enough nodes that the first samples spread the new hashes over many sampling nodes: the
 /// crawler resolves at most 2 hashes per sampling node at once, under its 1 query/s budget

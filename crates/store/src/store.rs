@@ -16,12 +16,15 @@ pub const DEFAULT_FILE_CAP: usize = 1_000;
 /// store to one dedicated writer (a `std::thread`, or `tokio::task::spawn_blocking`) that
 /// receives batches over a bounded channel and calls [`put_batch`](Store::put_batch) with a
 /// few hundred records at a time: one transaction per batch is what makes SQLite fast and
-/// keeps one writer. Readers in other processes or threads (`bitagent search`, the HTTP API)
-/// open their own store on the same database; with SQLite's WAL they never block the writer.
+/// keeps one writer. Readers in other processes (`bitagent search`, `bitagent stats`) open
+/// their own store on the same database; with SQLite's WAL they never block the writer. (The
+/// crawler's HTTP server answers only `/metrics` and `/healthz`, from its own counters; there
+/// is no search API over HTTP yet.)
 ///
 /// # Semantics every backend must honour
 ///
-/// The [`conformance`](crate::conformance) suite checks each of these:
+/// The conformance suite (`testkit::store_conformance`, run by `tests/conformance_sqlite.rs`)
+/// checks each of these:
 /// - A batch is atomic: after a crash either all of a batch's records are visible, or none.
 /// - Upsert: `first_seen` is the earliest `seen_at`, `last_seen` the latest; name, sizes,
 ///   flags and files are replaced; swarm numbers are replaced only by a newer `scraped_at`.

@@ -3,10 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use store::conformance::{test_hash, test_record};
 use store::{
     Classification, EvictOutcome, InfoHash, SearchFilter, SqliteStore, Store, TorrentRecord,
 };
+use testkit::store_conformance::{test_hash, test_record};
 
 /// Main file plus WAL, as `du` would see them.
 fn disk_bytes(db: &Path) -> u64 {

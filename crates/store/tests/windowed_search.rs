@@ -29,7 +29,7 @@ fn found(hits: &[Hit]) -> Vec<(String, f64)> {
 /// the window.
 #[test]
 fn broad_search_ranks_name_then_paths_by_seeders() {
-    use store::conformance::test_record;
+    use testkit::store_conformance::test_record;
     let mut store = windowed(3);
     store
         .put_batch(&[
@@ -79,7 +79,7 @@ fn broad_search_ranks_name_then_paths_by_seeders() {
 /// within them.
 #[test]
 fn broad_search_window_and_filters() {
-    use store::conformance::classified_record;
+    use testkit::store_conformance::classified_record;
     let mut store = windowed(2);
     let records: Vec<TorrentRecord> = [
         (1, "word a", "movie", 500),
@@ -126,7 +126,7 @@ fn broad_search_window_and_filters() {
 /// User text stays inert on the broad path (column filters and NOT are built around it).
 #[test]
 fn broad_search_syntax_is_inert() {
-    use store::conformance::test_record;
+    use testkit::store_conformance::test_record;
     let mut store = windowed(1);
     store
         .put_batch(&[
@@ -138,7 +138,10 @@ fn broad_search_syntax_is_inert() {
     // The shared probes, plus words that are column names or close the filter's
     // parentheses on this path.
     let extra = ["name", "paths", ") OR (", "x) OR (x"];
-    for q in store::conformance::SYNTAX_PROBES.iter().chain(&extra) {
+    for q in testkit::store_conformance::SYNTAX_PROBES
+        .iter()
+        .chain(&extra)
+    {
         match store.search(&format!("x {q}"), 10) {
             Ok(_) => {}
             Err(e) => panic!("query {q:?} failed: {e}"),

@@ -7,10 +7,14 @@
 //! - [`wait`]: bounded waits for async tests: [`wait::within`] (a step with a deadline) and
 //!   [`wait::eventually`] (poll a condition that has no event to await, bounded in count and
 //!   time).
+//! - [`store_conformance`]: the conformance suite every `store::Store` backend runs
+//!   ([`store_conformance_tests!`], [`store_persistence_tests!`], or
+//!   [`store_conformance::run_all`] with a factory for a fresh store).
 
 #![warn(missing_docs)]
 
 pub mod rng;
+pub mod store_conformance;
 pub mod wait;
 
 pub use rng::{SeedGuard, TestRng, seeded};

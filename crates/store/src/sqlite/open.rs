@@ -25,8 +25,8 @@ pub struct SqliteOptions {
     /// Reads pages through a memory map of up to this many MiB of the file instead of
     /// `read` calls (0: off, the default). Searches at 1 M torrents ran 20–40% faster with
     /// it (`BENCHMARKS.md`), but every mapped page a process touches counts in its resident
-    /// memory, so the crawler's writer leaves it off; a long-lived reader (an HTTP API) may
-    /// turn it on. An I/O error under a map is a signal, not an error.
+    /// memory, so the crawler's writer leaves it off; a long-lived reader (a future search
+    /// server; today's readers are the short-lived `bitagent search`/`stats`) may turn it on. An I/O error under a map is a signal, not an error.
     pub mmap_mib: u32,
     /// Search work bound, in matches (see "Search at scale" in the module docs): a query
     /// whose every word is in at most this many torrents is ranked by bm25 over all its

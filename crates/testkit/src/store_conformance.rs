@@ -1,17 +1,29 @@
-//! The conformance suite every [`Store`] backend must pass.
+//! The conformance suite every [`Store`] backend must pass (moved here from the `store`
+//! library so it is not part of its public surface; `store`'s own tests run it against SQLite
+//! in `crates/store/tests/conformance_sqlite.rs`).
 //!
-//! Each case is a public function taking a fresh, empty store. A backend's tests instantiate
-//! all of them as separate `#[test]`s with one line:
+//! Each case is a public function taking a fresh, empty store. The entry points take a
+//! factory, called once per case for a fresh store:
 //!
-//! ```ignore
-//! store::store_conformance_tests!(|| Box::new(MyStore::open_fresh()) as Box<dyn store::Store>);
-//! ```
+//! - [`store_conformance_tests!`](crate::store_conformance_tests) instantiates every case as
+//!   its own `#[test]` with one line:
+//!
+//!   ```ignore
+//!   testkit::store_conformance_tests!(|| Box::new(MyStore::open_fresh()) as Box<dyn store::Store>);
+//!   ```
+//!
+//! - [`run_all`] runs every case in one test instead.
+//! - [`store_persistence_tests!`](crate::store_persistence_tests) adds the reopen cases
+//!   ([`PERSISTENT_CASES`]) for backends that persist.
 //!
 //! The factory may return anything that is `AsMut<dyn Store>` (a `Box<dyn Store>`, or a struct
-//! that also owns the temporary directory of an on-disk store). [`run_all`] runs every case in
-//! one test instead. Cases panic on failure, naming the case and what differed.
+//! that also owns the temporary directory of an on-disk store, or the database of a server
+//! backend). Cases panic on failure, naming the case and what differed.
+//!
+//! The helpers ([`test_hash`], [`test_record`], [`classified_record`]) and the
+//! [`SYNTAX_PROBES`] are public for backend-specific tests that want the same data.
 
-use crate::{
+use store::{
     Classification, Error, FileEntry, InfoHash, PutOutcome, SearchFilter, Store, SwarmUpdate,
     TorrentRecord, UnixSeconds,
 };
@@ -142,7 +154,7 @@ macro_rules! store_conformance_tests {
             fn $case() {
                 let make = $make;
                 let mut store = make();
-                $crate::conformance::$case(::core::convert::AsMut::as_mut(&mut store));
+                $crate::store_conformance::$case(::core::convert::AsMut::as_mut(&mut store));
             }
         )*
 
@@ -150,7 +162,7 @@ macro_rules! store_conformance_tests {
         fn conformance_macro_covers_every_case() {
             let names: &[&str] = &[$(stringify!($case)),*];
             let all: ::std::vec::Vec<&str> =
-                $crate::conformance::CASES.iter().map(|(n, _)| *n).collect();
+                $crate::store_conformance::CASES.iter().map(|(n, _)| *n).collect();
             assert_eq!(names, all.as_slice(), "store_conformance_tests! is out of date");
         }
     };
@@ -163,7 +175,7 @@ macro_rules! store_conformance_tests {
 /// (and may own its temporary directory):
 ///
 /// ```ignore
-/// store::store_persistence_tests!(|| {
+/// testkit::store_persistence_tests!(|| {
 ///     let dir = tempfile::tempdir().unwrap();
 ///     move || Box::new(MyStore::open(dir.path()).unwrap()) as Box<dyn store::Store>
 /// });
@@ -182,7 +194,7 @@ macro_rules! store_persistence_tests {
             fn $case() {
                 let make = $make;
                 let mut open = make();
-                $crate::conformance::$case(&mut open);
+                $crate::store_conformance::$case(&mut open);
             }
         )*
 
@@ -190,7 +202,7 @@ macro_rules! store_persistence_tests {
         fn persistence_macro_covers_every_case() {
             let names: &[&str] = &[$(stringify!($case)),*];
             let all: ::std::vec::Vec<&str> =
-                $crate::conformance::PERSISTENT_CASES.iter().map(|(n, _)| *n).collect();
+                $crate::store_conformance::PERSISTENT_CASES.iter().map(|(n, _)| *n).collect();
             assert_eq!(names, all.as_slice(), "store_persistence_tests! is out of date");
         }
     };
@@ -199,6 +211,11 @@ macro_rules! store_persistence_tests {
 // ---- helpers ---------------------------------------------------------------------------------
 
 /// A deterministic infohash for test number `n` (splitmix64 of `n`, repeated).
+///
+/// Not drawn from [`seeded`](crate::seeded): this mapping is baked into the checked-in
+/// databases under `crates/store/tests/fixtures/` (written by older store code with these
+/// hashes), which the migration tests look up by `test_hash(n)`. It is a fixed function of
+/// `n`, not a random stream, so it needs no seed.
 pub fn test_hash(n: u64) -> InfoHash {
     let mut out = [0u8; 20];
     let mut x = n;
