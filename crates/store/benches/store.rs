@@ -340,7 +340,9 @@ fn main() {
     );
     let mut store = store;
     let started = Instant::now();
-    let out = store.evict_to_size(stats.db_bytes / 5 * 4).unwrap();
+    let out = store
+        .evict_to_size(stats.db_bytes / 5 * 4, 20_000, false)
+        .unwrap();
     let took = started.elapsed();
     println!(
         "RATES evict_to_size: {} torrents in {:.0} ms ({:.0} torrents/s), data {:.1} -> {:.1} \

@@ -84,6 +84,8 @@ pub const CASES: &[(&str, Case)] = &[
         counts_by_content_type_counts,
     ),
     ("eviction_follows_the_policy", eviction_follows_the_policy),
+    ("eviction_in_bounded_steps", eviction_in_bounded_steps),
+    ("torrent_count_is_exact", torrent_count_is_exact),
     ("blocked_stays_out", blocked_stays_out),
 ];
 
@@ -145,6 +147,8 @@ macro_rules! store_conformance_tests {
             hashes_after_walks_the_store,
             counts_by_content_type_counts,
             eviction_follows_the_policy,
+            eviction_in_bounded_steps,
+            torrent_count_is_exact,
             blocked_stays_out
         );
     };
@@ -1442,19 +1446,25 @@ pub fn counts_by_content_type_counts(store: &mut dyn Store) {
     );
 }
 
-/// `evict_to_size` deletes fewest-seeders-first (unmeasured first), then oldest `last_seen`,
-/// until the data fits; within the budget it does nothing; evicted torrents are not blocked.
-pub fn eviction_follows_the_policy(store: &mut dyn Store) {
-    const N: u64 = 3_000;
-    // Eviction key of torrent n: (seeders, never measured = -1; last_seen; insertion order).
-    let key = |n: u64| -> (i64, i64, u64) {
-        let seeders = if n.is_multiple_of(4) {
-            -1
-        } else {
-            (n % 50) as i64
-        };
-        (seeders, 1_000 + ((n * 7_919) % N) as i64, n)
+/// Torrents the eviction cases store.
+const EVICTABLE: u64 = 3_000;
+
+/// Eviction key of evictable torrent n: (seeders, never measured = -1; last_seen; insertion
+/// order).
+fn evictable_key(n: u64) -> (i64, i64, u64) {
+    const N: u64 = EVICTABLE;
+    let seeders = if n.is_multiple_of(4) {
+        -1
+    } else {
+        (n % 50) as i64
     };
+    (seeders, 1_000 + ((n * 7_919) % N) as i64, n)
+}
+
+/// Stores the [`EVICTABLE`] torrents, keyed by [`evictable_key`].
+fn fill_evictable(store: &mut dyn Store) {
+    const N: u64 = EVICTABLE;
+    let key = evictable_key;
     for chunk in (0..N).collect::<Vec<_>>().chunks(500) {
         let recs: Vec<TorrentRecord> = chunk
             .iter()
@@ -1481,7 +1491,15 @@ pub fn eviction_follows_the_policy(store: &mut dyn Store) {
             .collect();
         store.put_batch(&recs).unwrap();
     }
-    let idle = store.evict_to_size(u64::MAX).unwrap();
+}
+
+/// `evict_to_size` deletes fewest-seeders-first (unmeasured first), then oldest `last_seen`,
+/// until the data fits; within the budget it does nothing; evicted torrents are not blocked.
+pub fn eviction_follows_the_policy(store: &mut dyn Store) {
+    const N: u64 = EVICTABLE;
+    let key = evictable_key;
+    fill_evictable(store);
+    let idle = store.evict_to_size(u64::MAX, u64::MAX, false).unwrap();
     assert_eq!(idle.evicted, 0);
     assert!(idle.within_budget && idle.bytes_before > 0, "{idle:?}");
     assert_eq!(idle.bytes_after, idle.bytes_before);
@@ -1491,7 +1509,7 @@ pub fn eviction_follows_the_policy(store: &mut dyn Store) {
     let mut evicted = 0;
     let mut last = idle;
     for _ in 0..1_000 {
-        last = store.evict_to_size(budget).unwrap();
+        last = store.evict_to_size(budget, u64::MAX, false).unwrap();
         evicted += last.evicted;
         if last.within_budget {
             break;
@@ -1522,7 +1540,7 @@ pub fn eviction_follows_the_policy(store: &mut dyn Store) {
         "evicted {best_gone:?} ranks above kept {worst_kept:?}"
     );
     // Within budget now: nothing more goes.
-    let again = store.evict_to_size(budget).unwrap();
+    let again = store.evict_to_size(budget, u64::MAX, false).unwrap();
     assert_eq!((again.evicted, again.within_budget), (0, true), "{again:?}");
     // Evicted is not blocked: it can come back.
     assert!(!store.is_blocked(&test_hash(gone[0])).unwrap());
@@ -1538,6 +1556,93 @@ pub fn eviction_follows_the_policy(store: &mut dyn Store) {
         5
     );
     assert_healthy(store);
+}
+
+/// Eviction in bounded steps (the crawler's writer: a few thousand rows per job): each call
+/// deletes at most `max_rows` and says whether more is needed; resumed calls end within the
+/// budget, at the low-water mark, with the same policy order as one unbounded call.
+pub fn eviction_in_bounded_steps(store: &mut dyn Store) {
+    const N: u64 = EVICTABLE;
+    const STEP: u64 = 100;
+    fill_evictable(store);
+    let budget = store
+        .evict_to_size(u64::MAX, STEP, false)
+        .unwrap()
+        .bytes_before
+        / 2;
+    let first = store.evict_to_size(budget, STEP, false).unwrap();
+    assert_eq!(first.evicted, STEP, "{first:?}");
+    assert!(first.more && !first.within_budget, "{first:?}");
+    let mut evicted = first.evicted;
+    let mut last = first;
+    let mut calls = 1;
+    while last.more {
+        last = store.evict_to_size(budget, STEP, true).unwrap();
+        assert!(last.evicted <= STEP, "{last:?}");
+        evicted += last.evicted;
+        calls += 1;
+        assert!(calls < N, "eviction did not converge: {last:?}");
+    }
+    assert!(calls > 2, "{calls} calls");
+    assert!(last.within_budget && last.bytes_after <= budget, "{last:?}");
+    // Down to the low-water mark, as one call would go (the hysteresis survives the steps).
+    assert!(last.bytes_after <= budget - budget / 20, "{last:?}");
+    assert_eq!(store.stats().unwrap().torrents + evicted, N);
+    assert_eq!(store.torrent_count().unwrap(), N - evicted);
+    let mut kept = std::collections::HashSet::new();
+    let mut after = None;
+    loop {
+        let page = store.hashes_after(after, 1_000).unwrap();
+        if page.is_empty() {
+            break;
+        }
+        after = page.last().copied();
+        kept.extend(page);
+    }
+    let (gone, stay): (Vec<u64>, Vec<u64>) = (0..N).partition(|&n| !kept.contains(&test_hash(n)));
+    let worst_kept = stay.iter().map(|&n| evictable_key(n)).min().unwrap();
+    let best_gone = gone.iter().map(|&n| evictable_key(n)).max().unwrap();
+    assert!(
+        best_gone < worst_kept,
+        "evicted {best_gone:?} ranks above kept {worst_kept:?}"
+    );
+    // Done: neither a new call nor a resumed one deletes anything more.
+    for resume in [false, true] {
+        let again = store.evict_to_size(budget, STEP, resume).unwrap();
+        assert_eq!((again.evicted, again.more), (0, false), "{again:?}");
+    }
+    assert_healthy(store);
+}
+
+/// `torrent_count` is exact after every kind of write: inserts, upserts, blocked puts,
+/// deletes, blocks and eviction.
+pub fn torrent_count_is_exact(store: &mut dyn Store) {
+    let check = |store: &dyn Store, want: u64, after: &str| {
+        assert_eq!(store.torrent_count().unwrap(), want, "after {after}");
+        assert_eq!(store.stats().unwrap().torrents, want, "after {after}");
+    };
+    check(store, 0, "nothing");
+    let recs: Vec<TorrentRecord> = (0..10)
+        .map(|n| test_record(n, &format!("counted {n}"), &[("f", 1)], 1))
+        .collect();
+    store.put_batch(&recs).unwrap();
+    check(store, 10, "10 inserts");
+    store.put_batch(&recs[..4]).unwrap();
+    check(store, 10, "4 upserts");
+    store
+        .delete(&[test_hash(0), test_hash(1), test_hash(99)])
+        .unwrap();
+    check(store, 8, "deleting 2 (and an unknown)");
+    store.block(&[test_hash(2), test_hash(98)], 5).unwrap();
+    check(store, 7, "blocking 1 stored and 1 unknown");
+    store.put_batch(&recs[2..3]).unwrap();
+    check(store, 7, "a blocked put");
+    store.evict_to_size(0, 3, false).unwrap();
+    check(store, 4, "evicting 3");
+    store.evict_to_size(0, u64::MAX, true).unwrap();
+    check(store, 0, "evicting the rest");
+    store.put_batch(&recs[5..6]).unwrap();
+    check(store, 1, "an insert after eviction");
 }
 
 /// A blocked hash stays out whatever path tries to bring it back.
@@ -1569,7 +1674,13 @@ pub fn blocked_stays_out(store: &mut dyn Store) {
     assert!(store.reclassify_batch("r2", None, 10).unwrap().is_empty());
     assert!(filtered(store, "", &filter(None, Some("x")), 10).is_empty());
     assert!(store.counts_by_content_type().unwrap().is_empty());
-    assert_eq!(store.evict_to_size(u64::MAX).unwrap().evicted, 0);
+    assert_eq!(
+        store
+            .evict_to_size(u64::MAX, u64::MAX, false)
+            .unwrap()
+            .evicted,
+        0
+    );
     assert!(store.is_blocked(&test_hash(1)).unwrap());
     assert_healthy(store);
 }

@@ -1,7 +1,48 @@
 //! Inspection: counts, sizes and consistency checks (`bitagent stats`, `/healthz`).
 
+use rusqlite::OptionalExtension;
+
 use super::{SqliteStore, from_sql};
 use crate::{Error, Result, StoreStats, TableSize};
+
+/// The full-text index's statistics row: FTS5 keeps the number of rows it indexes (a varint
+/// at the start of the "averages" record, `id = 1` of its `_data` table) up to date in every
+/// transaction that writes it, for bm25. Every stored torrent has exactly one index row, in
+/// the same transaction ([`Store::integrity_check`](crate::Store::integrity_check) checks
+/// both), so it is the torrent count, read with one primary-key lookup instead of a count
+/// over a million-row index.
+const INDEX_STATS: &str = "SELECT block FROM torrents_fts_data WHERE id = 1";
+
+/// An SQLite varint (big-endian, 7 bits a byte with the high bit for "more"; the ninth byte
+/// carries 8 bits), as FTS5 writes them.
+fn sqlite_varint(bytes: &[u8]) -> Option<u64> {
+    let mut v: u64 = 0;
+    for (i, &b) in bytes.iter().enumerate().take(9) {
+        if i == 8 {
+            return Some((v << 8) | u64::from(b));
+        }
+        v = (v << 7) | u64::from(b & 0x7f);
+        if b & 0x80 == 0 {
+            return Some(v);
+        }
+    }
+    None
+}
+
+/// [`Store::torrent_count`](crate::Store::torrent_count): the index's row count (see
+/// [`INDEX_STATS`]); a count of the table if the statistics row is missing or unreadable
+/// (an index never written).
+pub(super) fn torrent_count(s: &SqliteStore) -> Result<u64> {
+    let block: Option<Vec<u8>> = s
+        .conn
+        .prepare_cached(INDEX_STATS)?
+        .query_row([], |r| r.get(0))
+        .optional()?;
+    match block.as_deref().and_then(sqlite_varint) {
+        Some(n) => Ok(n),
+        None => s.count("SELECT count(*) FROM torrents"),
+    }
+}
 
 impl SqliteStore {
     pub(super) fn count(&self, sql: &str) -> Result<u64> {
@@ -182,4 +223,33 @@ pub(super) fn pending_reclassify(s: &SqliteStore, rev: &str) -> Result<u64> {
         .prepare_cached("SELECT count(*) FROM torrents WHERE classified_rev IS NOT ?1")?
         .query_row([rev], |r| r.get(0))?;
     Ok(from_sql(n))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn varints_decode() {
+        assert_eq!(sqlite_varint(&[0]), Some(0));
+        assert_eq!(sqlite_varint(&[0x7f, 0xff]), Some(127));
+        assert_eq!(sqlite_varint(&[0x81, 0x00]), Some(128));
+        assert_eq!(sqlite_varint(&[0xbd, 0x84, 0x40]), Some(1_000_000));
+        assert_eq!(sqlite_varint(&[0xff; 9]), Some(u64::MAX));
+        assert_eq!(sqlite_varint(&[0x81]), None);
+        assert_eq!(sqlite_varint(&[]), None);
+    }
+
+    /// The count is one lookup by key, not a scan of the table or an index.
+    #[test]
+    fn torrent_count_reads_one_row() {
+        let store = SqliteStore::open_in_memory().unwrap();
+        let plan: String = store
+            .conn
+            .query_row(&format!("EXPLAIN QUERY PLAN {INDEX_STATS}"), [], |r| {
+                r.get(3)
+            })
+            .unwrap();
+        assert!(plan.contains("USING INTEGER PRIMARY KEY"), "{plan}");
+    }
 }

@@ -74,7 +74,8 @@
 //!
 //! [`Store::evict_to_size`] measures the data as pages in use (`page_count - freelist_count`)
 //! × `page_size`. Above the budget it deletes torrents in this order, 1,000 per transaction
-//! and at most 20,000 per call:
+//! and at most the caller's `max_rows` per call (the crawler: 2,000 per writer job, resumed
+//! until done):
 //!
 //! 1. fewest seeders first, a torrent never measured (`seeders` NULL) counting as fewest;
 //! 2. then the oldest `last_seen` (not sampled for the longest time);
@@ -226,8 +227,13 @@ impl Store for SqliteStore {
         inspect::counts_by_content_type(self)
     }
 
-    fn evict_to_size(&mut self, max_bytes: u64) -> Result<EvictOutcome> {
-        retention::evict_to_size(self, max_bytes)
+    fn evict_to_size(
+        &mut self,
+        max_bytes: u64,
+        max_rows: u64,
+        resume: bool,
+    ) -> Result<EvictOutcome> {
+        retention::evict_to_size(self, max_bytes, max_rows, resume)
     }
 
     fn compact(&mut self) -> Result<()> {
@@ -244,6 +250,10 @@ impl Store for SqliteStore {
 
     fn is_blocked(&self, hash: &InfoHash) -> Result<bool> {
         read::is_blocked(self, hash)
+    }
+
+    fn torrent_count(&self) -> Result<u64> {
+        inspect::torrent_count(self)
     }
 
     fn stats(&self) -> Result<StoreStats> {

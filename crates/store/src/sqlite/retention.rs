@@ -9,8 +9,6 @@ use crate::{EvictOutcome, Result};
 
 /// Torrents deleted per eviction transaction.
 const EVICT_BATCH: u64 = 1_000;
-/// Torrents deleted per [`Store::evict_to_size`] call at most.
-const EVICT_PER_CALL: u64 = 20_000;
 
 /// The next torrents to evict, in policy order: a scan of the table and a bounded sort.
 const EVICT_SELECT: &str = "SELECT id FROM torrents ORDER BY seeders, last_seen, id LIMIT ?1";
@@ -45,15 +43,20 @@ impl SqliteStore {
     }
 }
 
-pub(super) fn evict_to_size(s: &mut SqliteStore, max_bytes: u64) -> Result<EvictOutcome> {
+pub(super) fn evict_to_size(
+    s: &mut SqliteStore,
+    max_bytes: u64,
+    max_rows: u64,
+    resume: bool,
+) -> Result<EvictOutcome> {
     let bytes_before = s.used_bytes()?;
     let low_water = max_bytes - max_bytes / 20;
     let mut evicted = 0;
-    if bytes_before > max_bytes {
-        let mut torrents = s.count("SELECT count(*) FROM torrents")?;
+    let mut torrents = super::inspect::torrent_count(s)?;
+    if bytes_before > max_bytes || (resume && bytes_before > low_water) {
         // This call's candidates, in order, from one scan; consumed from the front.
-        let mut candidates = s.eviction_candidates(EVICT_PER_CALL)?.into_iter();
-        while evicted < EVICT_PER_CALL && torrents > 0 {
+        let mut candidates = s.eviction_candidates(max_rows)?.into_iter();
+        while evicted < max_rows && torrents > 0 {
             let used = s.used_bytes()?;
             if used <= low_water {
                 break;
@@ -64,7 +67,7 @@ pub(super) fn evict_to_size(s: &mut SqliteStore, max_bytes: u64) -> Result<Evict
             let n = (used - low_water)
                 .div_ceil(per_torrent)
                 .clamp(1, EVICT_BATCH)
-                .min(EVICT_PER_CALL - evicted);
+                .min(max_rows - evicted);
             let ids: Vec<i64> = candidates.by_ref().take(n as usize).collect();
             s.evict_batch(&ids)?;
             let deleted = ids.len() as u64;
@@ -94,6 +97,7 @@ pub(super) fn evict_to_size(s: &mut SqliteStore, max_bytes: u64) -> Result<Evict
     let file_bytes = s.file_bytes()?;
     Ok(EvictOutcome {
         evicted,
+        more: evicted > 0 && evicted == max_rows && torrents > 0 && bytes_after > low_water,
         bytes_before,
         bytes_after,
         file_bytes,
