@@ -31,7 +31,7 @@ read -r -a FACTORS <<<"${FACTORS[*]}"
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
-# Every crawl starts on a database already holding PREFILL torrents (lab::synth, ~1 KB each):
+# Every crawl starts on a database already holding PREFILL torrents (the synth crate, ~1 KB each):
 # a crawler that has run for a while has one, and its page cache fills as it would then.
 if [[ "$PREFILL" -gt 0 ]]; then
     cargo bench -q --offline -p store --bench scale -- --bench --sizes "$PREFILL" --queries 1 \

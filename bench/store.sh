@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The store at scale (issue 5, part 3): ingest rate, database bytes per torrent and search
-# latency p50/p95/p99 over realistic synthetic torrents (lab::synth), at 100 k torrents and
+# latency p50/p95/p99 over realistic synthetic torrents (the synth crate), at 100 k torrents and
 # then the same database grown to 1 M. Targets: ingest >= 20,000 torrents/s, search p95
 # < 20 ms at 1 M. Prints a table and writes bench/results/store.json; every figure is
 # printed with the command that reproduces it alone. About 1 to 2 minutes on 2 cores.

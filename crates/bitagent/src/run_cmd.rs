@@ -103,7 +103,11 @@ pub(crate) async fn run(settings: Settings, args: RunArgs) -> anyhow::Result<()>
         writer.clone(),
     ));
     if let Some(max) = settings.max_db_size {
-        tokio::spawn(enforce_disk_budget(max, writer.clone()));
+        tokio::spawn(crawler::retention::enforce_disk_budget(
+            writer.clone(),
+            max,
+            Duration::from_secs(60),
+        ));
     }
     let started = Instant::now();
     let (stop_http, stop_http_rx) = tokio::sync::watch::channel(false);
@@ -178,51 +182,6 @@ pub(crate) async fn run(settings: Settings, args: RunArgs) -> anyhow::Result<()>
         "stopped"
     );
     Ok(())
-}
-
-/// Every minute, evicts (fewest seeders, then oldest last seen) until the database fits
-/// `max` bytes. Runs on the writer thread between batches; each call is bounded, so a large
-/// excess is worked off over several rounds.
-async fn enforce_disk_budget(max: u64, writer: crawler::writer::WriterHandle) {
-    let mut tick = tokio::time::interval(Duration::from_secs(60));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let compacted = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    loop {
-        tick.tick().await;
-        let compacted = compacted.clone();
-        let job = writer.run(move |store| match store.evict_to_size(max) {
-            Ok(o) => {
-                if o.evicted > 0 {
-                    tracing::info!(
-                        evicted = o.evicted,
-                        bytes_after = o.bytes_after,
-                        budget = max,
-                        "database over its disk budget: evicted the torrents with the fewest seeders, oldest first"
-                    );
-                }
-                if o.needs_compact && !compacted.swap(true, std::sync::atomic::Ordering::Relaxed) {
-                    tracing::warn!(
-                        file_bytes = o.file_bytes,
-                        "the database file cannot shrink in place (created before schema 2): compacting it once"
-                    );
-                    if let Err(e) = store.compact() {
-                        tracing::error!("compaction failed: {e}");
-                    }
-                }
-                if o.evicted == 0 && !o.within_budget {
-                    tracing::warn!(
-                        budget = max,
-                        bytes = o.bytes_after,
-                        "--max-db-size is below what cannot be evicted: raise it"
-                    );
-                }
-            }
-            Err(e) => tracing::error!("eviction failed: {e}"),
-        });
-        if job.await.is_err() {
-            return;
-        }
-    }
 }
 
 impl crate::Cmd for RunArgs {

@@ -9,7 +9,8 @@
 //! 4. the [`filter`] hook (before any TCP connection);
 //! 5. `get_peers` to the sampling node (an iterative lookup if it has none), BEP-33 scrape;
 //! 6. BEP-9 metadata over TCP (`net::fetch_from_any`, sans-IO `peerwire` underneath);
-//! 7. batched, transactional writes ([`writer`]).
+//! 7. batched, transactional writes ([`writer`]); the disk budget is enforced on the writer
+//!    in bounded eviction jobs ([`retention`]).
 //!
 //! Everything is bounded by [`CrawlerConfig`] (scaled by `DHT_SCALING_FACTOR`) and counted in
 //! [`Metrics`]; [`diagnosis`] turns the numbers into advice (starvation, thrash).
@@ -26,6 +27,7 @@ pub mod metrics;
 pub mod nodes_file;
 pub mod planner;
 mod record;
+pub mod retention;
 pub mod stages;
 pub mod writer;
 

@@ -197,11 +197,7 @@ fn run(
     cfg: WriterConfig,
     metrics: Arc<Metrics>,
 ) -> Box<dyn Store> {
-    if let Ok(s) = store.stats() {
-        metrics
-            .store_torrents
-            .set(i64::try_from(s.torrents).unwrap_or(i64::MAX));
-    }
+    count_torrents(store.as_ref(), &metrics);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()
@@ -267,10 +263,13 @@ fn run(
                     metrics.store_errors.inc();
                     tracing::error!("store block failed: {e}");
                 }
+                count_torrents(store.as_ref(), &metrics);
             }
             Cmd::Run(f) => {
                 commit(store.as_mut(), &mut p, &metrics);
                 f(store.as_mut());
+                // A job may delete (purges, eviction) or insert.
+                count_torrents(store.as_ref(), &metrics);
             }
             Cmd::Flush(reply) => {
                 commit(store.as_mut(), &mut p, &metrics);
@@ -293,6 +292,21 @@ fn recv_timeout(
         .map_err(|_| ())
 }
 
+/// Sets the `bitagent_store_torrents` gauge from the store's exact count, after every command
+/// that can change it (inserts, blocks, maintenance jobs): deletions by other paths (eviction,
+/// purges, `bitagent block` in another process) lower it too.
+fn count_torrents(store: &dyn Store, metrics: &Metrics) {
+    match store.torrent_count() {
+        Ok(n) => metrics
+            .store_torrents
+            .set(i64::try_from(n).unwrap_or(i64::MAX)),
+        Err(e) => {
+            metrics.store_errors.inc();
+            tracing::warn!("store count failed: {e}");
+        }
+    }
+}
+
 fn commit(store: &mut dyn Store, p: &mut Pending, metrics: &Metrics) {
     p.since = None;
     if p.is_empty() {
@@ -313,12 +327,9 @@ fn commit(store: &mut dyn Store, p: &mut Pending, metrics: &Metrics) {
                 let cap = store.file_cap();
                 let files: usize = p.records.iter().map(|r| r.files.len().min(cap)).sum();
                 metrics.persisted.with("file").add(files as u64);
-                metrics.store_torrents.set(
-                    metrics
-                        .store_torrents
-                        .get()
-                        .saturating_add(out.inserted as i64),
-                );
+                if out.inserted > 0 {
+                    count_torrents(store, metrics);
+                }
             }
             Err(e) => {
                 metrics.store_errors.inc();
@@ -426,5 +437,41 @@ mod tests {
         assert_eq!(metrics.persisted.with("torrent").get(), 5);
         assert_eq!(metrics.store_torrents.get(), 5);
         assert!(store.integrity_check().unwrap().is_empty());
+    }
+
+    /// The gauge follows every change of the count, down as well as up: blocks and
+    /// maintenance jobs (purges, eviction) lower it (it used to only grow).
+    #[tokio::test]
+    async fn store_torrents_gauge_follows_deletions() {
+        let metrics = Arc::new(Metrics::default());
+        let store = SqliteStore::open_in_memory().unwrap();
+        let (writer, h) = Writer::spawn(Box::new(store), WriterConfig::default(), metrics.clone());
+        for i in 1..=5 {
+            h.put(record(i)).await.unwrap();
+        }
+        h.flush().await.unwrap();
+        assert_eq!(metrics.store_torrents.get(), 5);
+        h.block(vec![InfoHash([1; 20])], 1).await.unwrap();
+        h.flush().await.unwrap();
+        assert_eq!(metrics.store_torrents.get(), 4);
+        h.run(|store| {
+            store
+                .delete(&[InfoHash([2; 20]), InfoHash([3; 20])])
+                .unwrap();
+        })
+        .await
+        .unwrap();
+        h.flush().await.unwrap();
+        assert_eq!(metrics.store_torrents.get(), 2);
+        // Eviction in a job: the gauge ends at what is left.
+        h.run(|store| {
+            store.evict_to_size(0, 1, false).unwrap();
+        })
+        .await
+        .unwrap();
+        h.flush().await.unwrap();
+        assert_eq!(metrics.store_torrents.get(), 1);
+        drop(h);
+        assert_eq!(writer.join().torrent_count().unwrap(), 1);
     }
 }

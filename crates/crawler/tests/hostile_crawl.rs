@@ -25,8 +25,8 @@ use std::time::{Duration, Instant};
 use dht::Id20;
 use lab::hostile::{HostilePeer, Hostility};
 use lab::swarm::{Lab, LabConfig};
-use lab::synth::{self, SynthTorrent};
 use store::{InfoHash, Store};
+use synth::SynthTorrent;
 use testkit::crawl::{self, CrawlFixture};
 
 /// Enough nodes that the first samples spread the new hashes over many sampling nodes: the

@@ -11,10 +11,9 @@ use std::time::Duration;
 use classify::blocklist::hex_digest_line;
 use classify::rules::RuleSet;
 use crawler::stages::{Filters, load_blocklist, watch_blocklist};
-use crawler::{Crawler, CrawlerConfig};
-use lab::swarm::{Lab, LabConfig};
-use net::Node;
-use store::{InfoHash, SqliteStore};
+use lab::swarm::LabConfig;
+use store::InfoHash;
+use testkit::crawl::{CrawlFixture, start_lab};
 
 const NODES: usize = 60;
 const TORRENTS: usize = 200;
@@ -38,12 +37,9 @@ async fn until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn blocked_infohashes_are_never_connected_to_and_late_lists_purge() {
-    let seed = std::env::var("LAB_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0xb10c);
-    eprintln!("lab seed {seed} (set LAB_SEED to reproduce another)");
-    let lab = Lab::start(LabConfig {
+    let seed = testkit::rng::seed_or(0xb10c);
+    let _guard = testkit::SeedGuard::new("stages_lab", seed);
+    let lab = start_lab(LabConfig {
         nodes: NODES,
         torrents: TORRENTS,
         first_ip: "127.0.10.10".parse().unwrap(),
@@ -52,14 +48,13 @@ async fn blocked_infohashes_are_never_connected_to_and_late_lists_purge() {
         sample_interval: Duration::from_secs(2),
         ..LabConfig::default()
     })
-    .await
-    .expect("lab starts");
+    .await;
     let hashes: Vec<[u8; 20]> = lab.torrents().iter().map(|t| t.info_hash).collect();
     let (blocked, allowed) = hashes.split_at(BLOCKED);
 
-    let dir = tempfile::tempdir().unwrap();
-    let list_a = dir.path().join("abuse.txt");
-    let list_b = dir.path().join("late.txt");
+    let lists = tempfile::tempdir().unwrap();
+    let list_a = lists.path().join("abuse.txt");
+    let list_b = lists.path().join("late.txt");
     write_list(&list_a, blocked);
     write_list(&list_b, &[]);
     let paths = vec![list_a.clone(), list_b.clone()];
@@ -68,23 +63,11 @@ async fn blocked_infohashes_are_never_connected_to_and_late_lists_purge() {
         RuleSet::load(None).unwrap(),
     ));
 
-    let mut cfg = CrawlerConfig::scaled(1);
-    cfg.bootstrap = vec![lab.bootstrap().to_string()];
-    cfg.stall_after = Duration::from_secs(3);
-    cfg.connect_timeout = Duration::from_secs(2);
-    cfg.fetch.total_timeout = Duration::from_secs(10);
-    let db = dir.path().join("bitagent.sqlite3");
-    let node = Node::bind("127.0.10.1:0".parse().unwrap(), cfg.node_config(seed))
-        .await
-        .unwrap();
-    let crawler = Crawler::start_with(
-        node,
-        Box::new(SqliteStore::open(&db).unwrap()),
-        filters.clone(),
-        filters.clone(),
-        cfg,
-    )
-    .await;
+    let fx = CrawlFixture::on_lab(&lab, "127.0.10.1:0".parse().unwrap(), seed)
+        .filters(filters.clone(), filters.clone())
+        .start()
+        .await;
+    let crawler = &fx.crawler;
     tokio::spawn(watch_blocklist(
         paths,
         filters.clone(),
@@ -92,11 +75,12 @@ async fn blocked_infohashes_are_never_connected_to_and_late_lists_purge() {
     ));
 
     // Everything allowed gets stored.
-    let reader = SqliteStore::open(&db).unwrap();
-    let all_in = until(Duration::from_secs(120), || {
-        crawler.status().persisted >= allowed.len() as u64
-    })
-    .await;
+    let reader = fx.open_store();
+    let all_in = fx
+        .wait_persisted(allowed.len() as u64, Duration::from_secs(120), &[])
+        .await
+        .persisted
+        >= allowed.len() as u64;
     crawler.flush().await;
     let m = crawler.metrics();
     let stored_allowed = allowed
@@ -154,7 +138,7 @@ async fn blocked_infohashes_are_never_connected_to_and_late_lists_purge() {
             .render()
             .contains("bitagent_blocklist_purged_total 1\n")
     );
-    let store = crawler.shutdown(Duration::from_secs(5)).await;
+    let store = fx.crawler.shutdown(Duration::from_secs(5)).await;
     assert!(store.integrity_check().unwrap().is_empty());
     lab.shutdown().await;
 }

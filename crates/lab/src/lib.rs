@@ -3,9 +3,8 @@
 //!
 //! - [`swarm`]: many full DHT nodes in one process, each on its own loopback address,
 //!   seeding synthetic torrents (answering `sample_infohashes`, `get_peers`, and serving
-//!   `ut_metadata` over TCP).
-//! - [`synth`]: a deterministic generator of realistic torrents (release-style names and
-//!   file trees) and their bencoded info dicts.
+//!   `ut_metadata` over TCP). The torrents come from the `synth` crate (a deterministic
+//!   generator of realistic torrents, shared with the store's benches).
 //! - [`hostile`]: misbehaving metadata peers (huge `metadata_size`, wrong pieces, stalls,
 //!   hang-ups mid-piece, garbage) for robustness tests.
 
@@ -13,4 +12,3 @@
 
 pub mod hostile;
 pub mod swarm;
-pub mod synth;

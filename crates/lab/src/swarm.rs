@@ -63,7 +63,7 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 
-use crate::synth::{self, SynthTorrent};
+use synth::SynthTorrent;
 
 /// Near neighbours each node bootstraps from and is checked against for readiness.
 pub const NEAR: usize = 8;

@@ -1,5 +1,5 @@
 //! The store at scale: ingest throughput, bytes per torrent and search latency over realistic
-//! synthetic torrents (`lab::synth`: release-style names and file trees, 1 to ~100 files,
+//! synthetic torrents (`synth`: release-style names and file trees, 1 to ~100 files,
 //! now and then a few hundred), at 100 k and 1 M torrents, on disk (WAL,
 //! `synchronous=NORMAL`) as the crawler runs it.
 //!
@@ -51,9 +51,9 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use lab::synth::{self, KINDS, SynthTorrent};
 use serde_json::{Value, json};
 use store::{FileEntry, InfoHash, SearchFilter, SqliteOptions, SqliteStore, Store, TorrentRecord};
+use synth::{KINDS, SynthTorrent};
 
 /// The crawler writer's batch size.
 const CRAWLER_BATCH: usize = 256;

@@ -19,9 +19,10 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput};
-use store::{
-    FileEntry, InfoHash, SearchFilter, SqliteStore, Store, TorrentRecord, conformance::test_hash,
-};
+use store::{FileEntry, InfoHash, SearchFilter, SqliteStore, Store, TorrentRecord};
+use testkit::TestRng;
+use testkit::rng::{Rng as _, RngCore as _};
+use testkit::store_conformance::test_hash;
 
 const WORDS: &[&str] = &[
     "ubuntu",
@@ -102,36 +103,24 @@ const WORDS: &[&str] = &[
     "travel",
 ];
 
-/// xorshift64*, so the data is the same every run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn word(&mut self) -> &'static str {
-        WORDS[(self.next() % WORDS.len() as u64) as usize]
-    }
+/// A word of [`WORDS`], drawn from the bench's seeded RNG (the data is the same every run).
+fn word(rng: &mut TestRng) -> &'static str {
+    WORDS[rng.random_range(0..WORDS.len())]
 }
 
-fn record(n: u64, rng: &mut Rng) -> TorrentRecord {
+fn record(n: u64, rng: &mut TestRng) -> TorrentRecord {
     // Three common words (each in ~4% of names) and one rare one (`r0`..`r9999`).
     let name = format!(
         "{} {} {} r{} {n}",
-        rng.word(),
-        rng.word(),
-        rng.word(),
-        rng.next() % 10_000
+        word(rng),
+        word(rng),
+        word(rng),
+        rng.next_u64() % 10_000
     );
     let files: Vec<FileEntry> = (0..10)
         .map(|i| FileEntry {
-            path: format!("{}/{} {i:02}.{}", rng.word(), rng.word(), rng.word()),
-            size: rng.next() % (1 << 30),
+            path: format!("{}/{} {i:02}.{}", word(rng), word(rng), word(rng)),
+            size: rng.next_u64() % (1 << 30),
         })
         .collect();
     TorrentRecord {
@@ -168,14 +157,14 @@ fn by(content_type: Option<&str>, tag: Option<&str>) -> SearchFilter {
     }
 }
 
-fn batch(from: u64, len: u64, rng: &mut Rng) -> Vec<TorrentRecord> {
+fn batch(from: u64, len: u64, rng: &mut TestRng) -> Vec<TorrentRecord> {
     (from..from + len).map(|n| record(n, rng)).collect()
 }
 
 /// A store at `dir` holding torrents 0..n.
 fn filled(dir: &std::path::Path, n: u64) -> SqliteStore {
     let mut store = SqliteStore::open(dir.join("bench.db")).unwrap();
-    let mut rng = Rng(0x5eed);
+    let mut rng = testkit::seeded(0x5eed);
     let started = Instant::now();
     for from in (0..n).step_by(1_000) {
         store
@@ -233,7 +222,7 @@ fn main() {
     let mut writer = SqliteStore::open(put_dir.path().join("put.db")).unwrap();
     let read_dir = tempfile::tempdir().unwrap();
     let store = filled(read_dir.path(), size);
-    let mut rng = Rng(0xfeed);
+    let mut rng = testkit::seeded(0xfeed);
     let mut next = 1_000_000_000u64;
 
     let mut g = c.benchmark_group("store");
@@ -351,7 +340,9 @@ fn main() {
     );
     let mut store = store;
     let started = Instant::now();
-    let out = store.evict_to_size(stats.db_bytes / 5 * 4).unwrap();
+    let out = store
+        .evict_to_size(stats.db_bytes / 5 * 4, 20_000, false)
+        .unwrap();
     let took = started.elapsed();
     println!(
         "RATES evict_to_size: {} torrents in {:.0} ms ({:.0} torrents/s), data {:.1} -> {:.1} \

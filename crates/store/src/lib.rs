@@ -4,9 +4,8 @@
 //!   the semantics every backend honours).
 //! - [`SqliteStore`] — the default backend: one SQLite file, FTS5 full-text index, WAL,
 //!   versioned migrations ([`sqlite::migrations`]).
-//! - [`conformance`] — the shared test suite; every backend runs it
-//!   ([`store_conformance_tests!`]); backends that persist also run the reopen cases
-//!   ([`store_persistence_tests!`]).
+//! - The shared conformance suite every backend runs lives in the dev-only `testkit` crate
+//!   (`testkit::store_conformance`); `tests/conformance_sqlite.rs` runs it against SQLite.
 //! - Plain data: [`TorrentRecord`] and [`Classification`] in, [`Torrent`]/[`Hit`]/
 //!   [`StoreStats`]/[`EvictOutcome`] out, keyed by [`InfoHash`]; [`SearchFilter`] narrows a
 //!   search. The crate depends on no other BitAgent crate; the crawler maps its parsed
@@ -14,7 +13,6 @@
 //!
 //! The store never reads the clock: times are Unix seconds passed in by the caller.
 
-pub mod conformance;
 mod error;
 mod query;
 pub mod sqlite;

@@ -16,12 +16,15 @@ pub const DEFAULT_FILE_CAP: usize = 1_000;
 /// store to one dedicated writer (a `std::thread`, or `tokio::task::spawn_blocking`) that
 /// receives batches over a bounded channel and calls [`put_batch`](Store::put_batch) with a
 /// few hundred records at a time: one transaction per batch is what makes SQLite fast and
-/// keeps one writer. Readers in other processes or threads (`bitagent search`, the HTTP API)
-/// open their own store on the same database; with SQLite's WAL they never block the writer.
+/// keeps one writer. Readers in other processes (`bitagent search`, `bitagent stats`) open
+/// their own store on the same database; with SQLite's WAL they never block the writer. (The
+/// crawler's HTTP server answers only `/metrics` and `/healthz`, from its own counters; there
+/// is no search API over HTTP yet.)
 ///
 /// # Semantics every backend must honour
 ///
-/// The [`conformance`](crate::conformance) suite checks each of these:
+/// The conformance suite (`testkit::store_conformance`, run by `tests/conformance_sqlite.rs`)
+/// checks each of these:
 /// - A batch is atomic: after a crash either all of a batch's records are visible, or none.
 /// - Upsert: `first_seen` is the earliest `seen_at`, `last_seen` the latest; name, sizes,
 ///   flags and files are replaced; swarm numbers are replaced only by a newer `scraped_at`.
@@ -40,7 +43,10 @@ pub const DEFAULT_FILE_CAP: usize = 1_000;
 ///   (see [`TorrentRecord`]).
 /// - Retention: [`evict_to_size`](Store::evict_to_size) deletes torrents by the documented
 ///   policy (fewest seeders first, unmeasured counting as fewest, then oldest `last_seen`)
-///   until the data fits the budget. Evicted torrents are not blocked.
+///   until the data fits the budget, at most `max_rows` per call; resumed calls converge to
+///   the same end state. Evicted torrents are not blocked.
+/// - [`torrent_count`](Store::torrent_count) equals [`stats`](Store::stats)' `torrents`
+///   after every write.
 pub trait Store: Send + std::fmt::Debug {
     /// File rows kept per torrent.
     fn file_cap(&self) -> usize;
@@ -113,15 +119,23 @@ pub trait Store: Send + std::fmt::Debug {
     /// Torrents per content type, most first (then by type); `None` counts the unclassified.
     fn counts_by_content_type(&self) -> Result<Vec<(Option<String>, u64)>>;
 
-    /// Enforces a disk budget. While the stored data (SQLite: pages in use) exceeds
-    /// `max_bytes`, deletes torrents in this order — fewest seeders first (never measured
-    /// counts as fewest), then oldest `last_seen`, then oldest insertion — down to 95% of
-    /// `max_bytes` (a low-water mark, so a crawler at its budget evicts in batches rather
-    /// than after every insert), then gives the freed space back to the file system where the
-    /// backend can do so incrementally. Work per call is bounded (SQLite: at most 20,000
-    /// torrents, 1,000 per transaction); see [`EvictOutcome`] for when to call again.
-    /// Evicted torrents are not blocked: found again, they are stored again.
-    fn evict_to_size(&mut self, max_bytes: u64) -> Result<EvictOutcome>;
+    /// Enforces a disk budget, a bounded step at a time. When the stored data (SQLite: pages
+    /// in use) exceeds `max_bytes` — or, with `resume`, the previous call reported
+    /// [`more`](EvictOutcome::more) and it still exceeds the low-water mark — deletes
+    /// torrents in this order — fewest seeders first (never measured counts as fewest), then
+    /// oldest `last_seen`, then oldest insertion — down to 95% of `max_bytes` (a low-water
+    /// mark, so a crawler at its budget evicts in batches rather than after every insert),
+    /// deleting at most `max_rows` torrents in this call, then gives the freed space back to
+    /// the file system where the backend can do so incrementally. A caller holding up other
+    /// work (the crawler's writer) passes a small `max_rows` and calls again with `resume`
+    /// while [`EvictOutcome::more`] says so; the calls together end where one unbounded call
+    /// would. Evicted torrents are not blocked: found again, they are stored again.
+    fn evict_to_size(
+        &mut self,
+        max_bytes: u64,
+        max_rows: u64,
+        resume: bool,
+    ) -> Result<EvictOutcome>;
 
     /// Rewrites the database to give all free space back to the file system (SQLite:
     /// `VACUUM`, switching on incremental vacuum for later evictions). Takes time and disk
@@ -138,6 +152,10 @@ pub trait Store: Send + std::fmt::Debug {
 
     /// Whether a hash is blocked.
     fn is_blocked(&self, hash: &InfoHash) -> Result<bool>;
+
+    /// How many torrents are stored, exactly, without reading them (SQLite: one row of the
+    /// full-text index's statistics): cheap enough to call after every write.
+    fn torrent_count(&self) -> Result<u64>;
 
     /// Counts and sizes, cheap enough to poll.
     fn stats(&self) -> Result<StoreStats>;

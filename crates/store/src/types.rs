@@ -250,6 +250,9 @@ pub struct Classification {
 pub struct EvictOutcome {
     /// Torrents deleted by this call.
     pub evicted: u64,
+    /// The call stopped at its `max_rows` bound with the data still above the low-water
+    /// mark: call again with `resume` set (after letting other work run) to finish.
+    pub more: bool,
     /// Bytes the data occupied before (SQLite: pages in use × page size, free pages excluded).
     pub bytes_before: u64,
     /// Bytes the data occupies now, same measure.
@@ -258,8 +261,8 @@ pub struct EvictOutcome {
     /// 0 in memory).
     pub file_bytes: u64,
     /// The data fits the budget (`bytes_after <= max_bytes`). `false` with `evicted > 0`:
-    /// the per-call bound was hit, call again; `false` with `evicted == 0`: nothing left to
-    /// evict.
+    /// the per-call bound was hit (see [`more`](EvictOutcome::more)), call again; `false`
+    /// with `evicted == 0`: nothing left to evict.
     pub within_budget: bool,
     /// The data fits but the file does not, and only
     /// [`Store::compact`](crate::Store::compact) can give the space back (a SQLite database

@@ -5,7 +5,7 @@ use store::{SqliteOptions, SqliteStore, Store};
 mod in_memory {
     use super::*;
 
-    store::store_conformance_tests!(|| {
+    testkit::store_conformance_tests!(|| {
         // A small cap keeps the file-cap case quick; the default is exercised on disk.
         let options = SqliteOptions {
             file_cap: 50,
@@ -36,9 +36,9 @@ mod on_disk {
         DiskStore { store, _dir: dir }
     }
 
-    store::store_conformance_tests!(fresh);
+    testkit::store_conformance_tests!(fresh);
 
-    store::store_persistence_tests!(|| {
+    testkit::store_persistence_tests!(|| {
         let dir = tempfile::tempdir().unwrap();
         move || {
             Box::new(SqliteStore::open(dir.path().join("bitagent.db")).unwrap()) as Box<dyn Store>
@@ -48,7 +48,7 @@ mod on_disk {
 
 #[test]
 fn run_all_runs_every_case() {
-    store::conformance::run_all(|| {
+    testkit::store_conformance::run_all(|| {
         Box::new(SqliteStore::open_in_memory().unwrap()) as Box<dyn Store>
     });
 }

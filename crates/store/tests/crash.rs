@@ -7,19 +7,20 @@
 //! clean, every reported batch must be present and complete, and the batch in flight must be
 //! all there or not at all. The next round resumes writing into the same file.
 //!
-//! Seed: `BITAGENT_STORE_CRASH_SEED=<n>` to replay; the seed is printed either way.
+//! Seed: a new one each run (from the clock: every run tries other kill moments), printed
+//! either way; `BITAGENT_TEST_SEED=<n>` replays one (`testkit::rng`).
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use store::conformance::test_hash;
 use store::{FileEntry, InfoHash, SqliteStore, Store, SwarmUpdate, TorrentRecord};
+use testkit::rng::Rng as _;
+use testkit::store_conformance::test_hash;
 
 const DB_ENV: &str = "BITAGENT_STORE_CRASH_DB";
 const START_ENV: &str = "BITAGENT_STORE_CRASH_START";
-const SEED_ENV: &str = "BITAGENT_STORE_CRASH_SEED";
 const ROUNDS: usize = 6;
 const PER_BATCH: u64 = 40;
 const FILES: usize = 20;
@@ -80,14 +81,6 @@ fn crash_child() {
     }
 }
 
-fn splitmix(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
 /// Spawns the child on `db` from batch `start`, kills it after `delay`, returns the last batch
 /// it reported committed.
 fn run_child(db: &Path, start: u64, delay: Duration) -> Option<u64> {
@@ -132,17 +125,15 @@ fn present(store: &SqliteStore, b: u64) -> usize {
 
 #[test]
 fn kill_9_leaves_a_consistent_database() {
-    let seed: u64 = std::env::var(SEED_ENV)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-        });
-    eprintln!("crash test seed: {seed} (replay with {SEED_ENV}={seed})");
-    let mut rng = seed;
+    let seed = testkit::rng::seed_or(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64,
+    );
+    eprintln!("crash test seed: {seed} (replay with BITAGENT_TEST_SEED={seed})");
+    let _guard = testkit::SeedGuard::new("kill_9_leaves_a_consistent_database", seed);
+    let mut rng = testkit::seeded(seed);
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("crash.db");
     let mut next = 0u64; // first batch not yet known to be complete
@@ -150,9 +141,9 @@ fn kill_9_leaves_a_consistent_database() {
     for round in 0..ROUNDS {
         // Round 0 may die during creation and migration; later rounds mid-stream.
         let delay = Duration::from_millis(if round == 0 {
-            splitmix(&mut rng) % 60
+            rng.random_range(0..60)
         } else {
-            100 + splitmix(&mut rng) % 400
+            rng.random_range(100..500)
         });
         let reported = run_child(&db, next, delay);
         if !db.exists() {

@@ -2,7 +2,8 @@
 
 use rusqlite::Connection;
 use store::sqlite::migrations::{APPLICATION_ID, latest_version};
-use store::{Error, SqliteStore, Store, conformance::test_record};
+use store::{Error, SqliteStore, Store};
+use testkit::store_conformance::test_record;
 
 fn db_path(dir: &tempfile::TempDir) -> std::path::PathBuf {
     dir.path().join("nested/dir/bitagent.db")
@@ -34,12 +35,18 @@ fn reopen_keeps_data_and_version() {
         store
             .put_batch(&[test_record(1, "persisted", &[("p", 1)], 1)])
             .unwrap();
-        store.block(&[store::conformance::test_hash(2)], 1).unwrap();
+        store
+            .block(&[testkit::store_conformance::test_hash(2)], 1)
+            .unwrap();
     }
     let store = SqliteStore::open(db_path(&dir)).unwrap();
     assert_eq!(store.schema_version().unwrap(), latest_version());
     assert_eq!(store.search("persisted", 10).unwrap().len(), 1);
-    assert!(store.is_blocked(&store::conformance::test_hash(2)).unwrap());
+    assert!(
+        store
+            .is_blocked(&testkit::store_conformance::test_hash(2))
+            .unwrap()
+    );
     assert!(store.integrity_check().unwrap().is_empty());
 }
 
@@ -140,8 +147,8 @@ fn a_reader_sees_the_writers_commits() {
 /// the same order, the old table's pages given back.
 #[test]
 fn a_v2_database_moves_its_files_into_one_row_per_torrent() {
-    use store::conformance::test_hash;
     use store::sqlite::migrations::MIGRATIONS;
+    use testkit::store_conformance::test_hash;
     let dir = tempfile::tempdir().unwrap();
     let path = db_path(&dir);
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();

@@ -3,10 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use store::conformance::{test_hash, test_record};
 use store::{
     Classification, EvictOutcome, InfoHash, SearchFilter, SqliteStore, Store, TorrentRecord,
 };
+use testkit::store_conformance::{test_hash, test_record};
 
 /// Main file plus WAL, as `du` would see them.
 fn disk_bytes(db: &Path) -> u64 {
@@ -48,7 +48,7 @@ fn fill(store: &mut SqliteStore, from: u64, to: u64, files: usize) {
 fn evict_all(store: &mut SqliteStore, budget: u64) -> (u64, EvictOutcome) {
     let mut total = 0;
     for _ in 0..1_000 {
-        let out = store.evict_to_size(budget).unwrap();
+        let out = store.evict_to_size(budget, 20_000, false).unwrap();
         total += out.evicted;
         if out.within_budget || out.evicted == 0 {
             return (total, out);
@@ -126,8 +126,8 @@ fn eviction_shrinks_the_file_on_disk() {
     );
 }
 
-/// At most 20,000 torrents per call, in batches; then "nothing left" is reported as
-/// `evicted == 0 && !within_budget` so a caller does not spin.
+/// At most `max_rows` (here 20,000) torrents per call, in batches; then "nothing left" is
+/// reported as `evicted == 0 && !within_budget` so a caller does not spin.
 #[test]
 fn eviction_work_per_call_is_bounded() {
     let mut store = SqliteStore::open_in_memory().unwrap();
@@ -137,11 +137,11 @@ fn eviction_work_per_call_is_bounded() {
     for chunk in recs.chunks(5_000) {
         store.put_batch(chunk).unwrap();
     }
-    let first = store.evict_to_size(0).unwrap();
+    let first = store.evict_to_size(0, 20_000, false).unwrap();
     assert_eq!((first.evicted, first.within_budget), (20_000, false));
-    let second = store.evict_to_size(0).unwrap();
+    let second = store.evict_to_size(0, 20_000, false).unwrap();
     assert_eq!((second.evicted, second.within_budget), (1_000, false));
-    let third = store.evict_to_size(0).unwrap();
+    let third = store.evict_to_size(0, 20_000, false).unwrap();
     assert_eq!((third.evicted, third.within_budget), (0, false));
     assert_eq!(store.stats().unwrap().torrents, 0);
     assert!(store.integrity_check().unwrap().is_empty());

@@ -10,12 +10,16 @@
 //! - `crawl` (feature `crawl`): a crawler on loopback for end-to-end tests: the shared test
 //!   `CrawlerConfig`, a lab started with its timing printed, and `CrawlFixture` (node, SQLite
 //!   store in a temporary directory, crawler) with a bounded wait for N persisted torrents.
+//! - [`store_conformance`]: the conformance suite every `store::Store` backend runs
+//!   ([`store_conformance_tests!`], [`store_persistence_tests!`], or
+//!   [`store_conformance::run_all`] with a factory for a fresh store).
 
 #![warn(missing_docs)]
 
 #[cfg(feature = "crawl")]
 pub mod crawl;
 pub mod rng;
+pub mod store_conformance;
 pub mod wait;
 
 pub use rng::{SeedGuard, TestRng, seeded};

@@ -17,6 +17,13 @@
 //!
 //! Single-file torrents have exactly one file whose path is the torrent's name (which is how
 //! the store represents them); multi-file torrents always have at least two files.
+//!
+//! The `pieces` filler is SplitMix64 of the torrent's `pieces_seed`, not the ChaCha stream:
+//! it is a cheap fixed function of the seed (30 KB per torrent at most), and the info hashes
+//! of every generated torrent, which the lab and the store benches rely on being stable
+//! across releases, depend on it.
+//!
+//! Used by `lab` (its swarm seeds these torrents) and by the store's benches.
 
 use std::collections::HashSet;
 
