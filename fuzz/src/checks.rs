@@ -71,7 +71,7 @@ fn deep_eq(a: Value<'_>, b: Value<'_>) -> bool {
 /// * decoding that re-encoding gives a structurally equal value;
 /// * the canonical form (dictionary keys sorted) decodes, and re-encoding it canonically again
 ///   is a fixed point.
-pub fn bencode_roundtrip(data: &[u8]) {
+pub(crate) fn bencode_roundtrip(data: &[u8]) {
     let Ok(v) = bencode::decode(data) else {
         // decode_prefix must agree that this is not one whole value.
         if let Ok((_, used)) = bencode::decode_prefix(data) {
@@ -105,7 +105,7 @@ pub fn bencode_roundtrip(data: &[u8]) {
 
 /// `krpc::Message::decode` must not panic; any message it accepts must re-encode to bytes
 /// that decode to an equal message and re-encode identically.
-pub fn krpc_roundtrip(data: &[u8]) {
+pub(crate) fn krpc_roundtrip(data: &[u8]) {
     let Ok(m) = Message::decode(data) else {
         return;
     };

@@ -9,8 +9,8 @@ use bencode::{Encoder, ErrorKind, MAX_DEPTH, Value, decode, decode_prefix};
 enum Tree {
     Int(i64),
     Bytes(Vec<u8>),
-    List(Vec<Tree>),
-    Dict(Vec<(Vec<u8>, Tree)>),
+    List(Vec<Self>),
+    Dict(Vec<(Vec<u8>, Self)>),
 }
 
 // ---- the reference decoder ------------------------------------------------------------------

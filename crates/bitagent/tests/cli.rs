@@ -22,7 +22,7 @@ struct NodeProc {
 }
 
 impl NodeProc {
-    fn start(extra: &[&str]) -> NodeProc {
+    fn start(extra: &[&str]) -> Self {
         let mut child = Command::new(BIN)
             .args([
                 "node",
@@ -47,7 +47,7 @@ impl NodeProc {
                 }
             }
         });
-        let mut node = NodeProc {
+        let mut node = Self {
             child,
             lines,
             addr: "0.0.0.0:0".parse().unwrap(),

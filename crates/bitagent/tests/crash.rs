@@ -53,14 +53,14 @@ const POLL: Duration = Duration::from_millis(200);
 struct TempDir(PathBuf);
 
 impl TempDir {
-    fn new(tag: &str) -> TempDir {
+    fn new(tag: &str) -> Self {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
         let path =
             std::env::temp_dir().join(format!("bitagent-{tag}-{}-{nanos}", std::process::id()));
         std::fs::create_dir_all(&path).expect("create a temp dir");
-        TempDir(path)
+        Self(path)
     }
 
     fn path(&self) -> &Path {
@@ -88,7 +88,7 @@ struct Proc {
 impl Proc {
     /// Starts the binary with a clean environment (no BITAGENT_* variable, no user config:
     /// HOME points into the test's directory), stderr to `log`.
-    fn spawn(name: &str, args: &[&str], home: &Path, log: PathBuf, stdout: Stdio) -> Proc {
+    fn spawn(name: &str, args: &[&str], home: &Path, log: PathBuf, stdout: Stdio) -> Self {
         let err = std::fs::File::create(&log).expect("create log file");
         let child = Command::new(BIN)
             .args(args)
@@ -100,7 +100,7 @@ impl Proc {
             .stderr(err)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
-        Proc {
+        Self {
             name: name.to_string(),
             child,
             log,

@@ -45,7 +45,7 @@ pub struct WriterConfig {
 
 impl Default for WriterConfig {
     fn default() -> Self {
-        WriterConfig {
+        Self {
             batch_size: 256,
             max_delay: Duration::from_millis(500),
             queue: 4096,
@@ -63,14 +63,14 @@ pub struct WriterHandle {
 impl std::fmt::Debug for Cmd {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
-            Cmd::Known { .. } => "Known",
-            Cmd::Put(_) => "Put",
-            Cmd::Touch(..) => "Touch",
-            Cmd::Swarm(_) => "Swarm",
-            Cmd::Block(..) => "Block",
-            Cmd::Run(_) => "Run",
-            Cmd::Stop => "Stop",
-            Cmd::Flush(_) => "Flush",
+            Self::Known { .. } => "Known",
+            Self::Put(_) => "Put",
+            Self::Touch(..) => "Touch",
+            Self::Swarm(_) => "Swarm",
+            Self::Block(..) => "Block",
+            Self::Run(_) => "Run",
+            Self::Stop => "Stop",
+            Self::Flush(_) => "Flush",
         })
     }
 }
@@ -92,7 +92,7 @@ impl Writer {
         store: Box<dyn Store>,
         cfg: WriterConfig,
         metrics: Arc<Metrics>,
-    ) -> (Writer, WriterHandle) {
+    ) -> (Self, WriterHandle) {
         let (tx, rx) = mpsc::channel(cfg.queue.max(1));
         let handle = WriterHandle {
             tx,
@@ -102,7 +102,7 @@ impl Writer {
             .name("bitagent-writer".into())
             .spawn(move || run(store, rx, cfg, metrics))
             .expect("spawn the writer thread");
-        (Writer { thread }, handle)
+        (Self { thread }, handle)
     }
 
     /// Waits until every handle is dropped and the thread has committed what it had; returns

@@ -269,7 +269,7 @@ fn bep5_error_201() {
 
 #[test]
 fn bep5_version_key() {
-    let bytes = vectors::bep5_v_query();
+    let bytes = bep5_v_query();
     let m = roundtrip(&bytes);
     assert_eq!(m.tid, b"aa");
     assert_eq!(m.version, Some(&b"UT\x05\x05"[..]));
@@ -396,7 +396,7 @@ fn bep33_get_peers_scrape_response() {
 
 #[test]
 fn bep33_announce_peer_seed() {
-    let bytes = vectors::bep33_announce_peer_seed_query();
+    let bytes = bep33_announce_peer_seed_query();
     let m = roundtrip(&bytes);
     plain_envelope(&m);
     assert_eq!(
@@ -418,7 +418,7 @@ fn bep33_announce_peer_seed() {
 
 #[test]
 fn bep43_read_only() {
-    let bytes = vectors::bep43_ro_ping_query();
+    let bytes = bep43_ro_ping_query();
     let m = roundtrip(&bytes);
     assert_eq!(m.tid, b"aa");
     assert!(m.read_only);
@@ -435,7 +435,7 @@ fn bep43_read_only() {
 
 #[test]
 fn bep42_ip_v4() {
-    let bytes = vectors::bep42_ip_v4_response();
+    let bytes = bep42_ip_v4_response();
     let m = roundtrip(&bytes);
     assert_eq!(m.tid, b"aa");
     assert_eq!(m.ip, Some(addr("203.0.113.5:6881")));
@@ -446,7 +446,7 @@ fn bep42_ip_v4() {
 
 #[test]
 fn bep42_ip_v6() {
-    let bytes = vectors::bep42_ip_v6_response();
+    let bytes = bep42_ip_v6_response();
     let m = roundtrip(&bytes);
     assert_eq!(m.ip, Some(addr("[2001:db8::5]:6881")));
     assert_eq!(response(&m), Response::new(id(ID_M)));
@@ -456,7 +456,7 @@ fn bep42_ip_v6() {
 
 #[test]
 fn bep32_want() {
-    let bytes = vectors::bep32_find_node_want_query();
+    let bytes = bep32_find_node_want_query();
     let m = roundtrip(&bytes);
     plain_envelope(&m);
     assert_eq!(
@@ -500,7 +500,7 @@ fn bep32_want() {
 
 #[test]
 fn bep32_nodes6() {
-    let bytes = vectors::bep32_find_node_response_nodes6();
+    let bytes = bep32_find_node_response_nodes6();
     let m = roundtrip(&bytes);
     plain_envelope(&m);
     let r = response(&m);
@@ -518,7 +518,7 @@ fn bep32_nodes6() {
 
 #[test]
 fn bep32_values6() {
-    let bytes = vectors::bep32_get_peers_response_values6();
+    let bytes = bep32_get_peers_response_values6();
     let m = roundtrip(&bytes);
     let r = response(&m);
     only_fields(&r, &["token", "values"]);
@@ -554,7 +554,7 @@ fn libtorrent_get_peers_query() {
 
 #[test]
 fn libtorrent_read_only_find_node_query() {
-    let bytes = vectors::libtorrent_ro_find_node_query();
+    let bytes = libtorrent_ro_find_node_query();
     let m = roundtrip(&bytes);
     assert_eq!(m.tid, LT_TID);
     assert_eq!(m.version, Some(LT_V));
@@ -633,7 +633,7 @@ fn libtorrent_error_204() {
 
 #[test]
 fn every_vector_roundtrips_byte_identical() {
-    for (name, bytes) in vectors::all() {
+    for (name, bytes) in all() {
         let m = Message::decode(&bytes).unwrap_or_else(|e| panic!("{name}: {e:?}"));
         let mut out = Vec::new();
         m.encode(&mut out).unwrap();
@@ -997,7 +997,7 @@ fn transaction_id_length() {
 
 #[test]
 fn truncated_at_every_offset_errors() {
-    let mut all = vectors::all();
+    let mut all = all();
     all.extend(bep5_placeholder_literals());
     for (name, bytes) in all {
         for cut in 0..bytes.len() {
@@ -1023,7 +1023,7 @@ fn truncated_at_every_offset_errors() {
 #[test]
 fn byte_mutations_never_panic() {
     // Every position, a handful of structurally interesting replacement bytes.
-    for (name, bytes) in vectors::all() {
+    for (name, bytes) in all() {
         for pos in 0..bytes.len() {
             for x in [
                 0u8,
@@ -1059,8 +1059,8 @@ fn byte_mutations_never_panic() {
 struct Rng(testkit::TestRng);
 
 impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(testkit::seeded(seed))
+    fn new(seed: u64) -> Self {
+        Self(testkit::seeded(seed))
     }
     fn next(&mut self) -> u64 {
         testkit::rng::RngCore::next_u64(&mut self.0)
@@ -1105,7 +1105,7 @@ struct Pool {
 }
 
 impl Pool {
-    fn new(rng: &mut Rng) -> Pool {
+    fn new(rng: &mut Rng) -> Self {
         let n = rng.below(10) as usize;
         let infos = (0..n)
             .map(|_| NodeInfo {
@@ -1125,7 +1125,7 @@ impl Pool {
         let name_len = rng.below(12) as usize;
         let mut name = b"x_".to_vec();
         name.extend((0..name_len).map(|_| b'a' + rng.below(26) as u8));
-        Pool {
+        Self {
             tid: {
                 let n = rng.below(33) as usize;
                 rng.bytes(n)

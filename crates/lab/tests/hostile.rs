@@ -217,9 +217,8 @@ async fn check(
         assert_eq!(m.info_bytes, info);
         return None;
     };
-    let e = match net_result {
-        Ok(_) => panic!("{kind:?}: a hostile peer gave metadata"),
-        Err(e) => e,
+    let Err(e) = net_result else {
+        panic!("{kind:?}: a hostile peer gave metadata")
     };
     assert_eq!(e.cause(), cause, "{kind:?} through net: {e}");
     match &obs.outcome {

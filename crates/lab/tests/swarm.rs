@@ -24,7 +24,7 @@ async fn within<T>(what: &str, f: impl Future<Output = T>) -> T {
     testkit::within(LIMIT, what, f).await
 }
 
-fn check_metadata(t: &LabTorrent, m: &net::peerwire::Metadata) {
+fn check_metadata(t: &LabTorrent, m: &peerwire::Metadata) {
     assert_eq!(m.info.name, t.name);
     assert_eq!(m.info.total_size, t.total_size, "{}", t.name);
     assert_eq!(m.info.piece_length, Some(t.piece_length));

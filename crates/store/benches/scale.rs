@@ -138,9 +138,9 @@ struct Args {
 }
 
 impl Args {
-    fn parse() -> Args {
+    fn parse() -> Self {
         let mut bench = false;
-        let mut a = Args {
+        let mut a = Self {
             sizes: Vec::new(),
             batch: 1_000,
             queries: 200,

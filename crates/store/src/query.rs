@@ -25,7 +25,7 @@ impl SearchQuery {
     pub fn parse(text: &str) -> Result<Self> {
         let text = text.trim();
         if let Ok(hash) = text.parse::<InfoHash>() {
-            return Ok(SearchQuery::InfoHash(hash));
+            return Ok(Self::InfoHash(hash));
         }
         let words: Vec<String> = text
             // Control characters (NUL ends an FTS5 string early) separate words like spaces.
@@ -37,7 +37,7 @@ impl SearchQuery {
         if words.is_empty() {
             return Err(Error::EmptyQuery);
         }
-        Ok(SearchQuery::Words(words))
+        Ok(Self::Words(words))
     }
 }
 

@@ -18,7 +18,7 @@ impl InfoHash {
 
 impl From<[u8; 20]> for InfoHash {
     fn from(bytes: [u8; 20]) -> Self {
-        InfoHash(bytes)
+        Self(bytes)
     }
 }
 
@@ -56,7 +56,7 @@ impl FromStr for InfoHash {
             let lo = hex_digit(pair[1]).ok_or(ParseInfoHashError)?;
             out[i] = hi << 4 | lo;
         }
-        Ok(InfoHash(out))
+        Ok(Self(out))
     }
 }
 

@@ -214,8 +214,8 @@ pub struct Generator {
 
 impl Generator {
     /// A generator seeded with `seed`.
-    pub fn new(seed: u64) -> Generator {
-        Generator {
+    pub fn new(seed: u64) -> Self {
+        Self {
             rng: ChaCha8Rng::seed_from_u64(seed ^ 0x5359_4e54_485f_4c41),
             names: HashSet::new(),
         }
@@ -653,16 +653,16 @@ struct Draft {
 }
 
 impl Draft {
-    fn single(name: String, size: u64) -> Draft {
-        Draft {
+    fn single(name: String, size: u64) -> Self {
+        Self {
             files: vec![(name.clone(), size)],
             name,
             single: true,
         }
     }
 
-    fn dir(name: String) -> Draft {
-        Draft {
+    fn dir(name: String) -> Self {
+        Self {
             name,
             files: Vec::new(),
             single: false,

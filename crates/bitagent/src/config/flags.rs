@@ -25,7 +25,7 @@ impl KnobFlags {
     ///
     /// When `key` is not a knob: a programming error.
     #[cfg(test)]
-    pub fn set(mut self, key: &str, values: &[&str]) -> Self {
+    pub(crate) fn set(mut self, key: &str, values: &[&str]) -> Self {
         let k = super::knobs::knob(key).unwrap_or_else(|| panic!("no knob {key}"));
         self.given.retain(|(g, _)| g.key != key);
         self.given

@@ -360,7 +360,7 @@ pub(super) fn example() -> String {
 /// The README's configuration table (Markdown), between its `knobs` markers (a test keeps the
 /// README identical to it).
 #[cfg(test)]
-pub fn readme_table() -> String {
+pub(super) fn readme_table() -> String {
     let mut out = String::from(
         "| key | default | environment | flag | meaning |\n| --- | --- | --- | --- | --- |\n",
     );

@@ -39,7 +39,7 @@ impl TempDir {
         ));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
+        Self(dir)
     }
 
     /// Write `text` to `rel` (creating parent directories) and return its path.
@@ -574,7 +574,7 @@ fn readme_configuration_table_is_the_knob_table() {
         + readme[start..]
             .find(END)
             .expect("README.md has the config knobs end marker");
-    let table = super::knobs::readme_table();
+    let table = knobs::readme_table();
     if std::env::var_os("BITAGENT_BLESS").is_some() {
         let updated = format!("{}{table}{}", &readme[..start], &readme[end..]);
         std::fs::write(&path, updated).unwrap();

@@ -407,7 +407,7 @@ fn script(planner_seed: u64, script_seed: u64) -> Vec<Action> {
     for step in 0..200u32 {
         let now = t + Duration::from_millis(100 * u64::from(step));
         p.handle_tick(now, 50 + (step as usize).min(20));
-        let mut todo: std::collections::VecDeque<Action> = drain(&mut p).into();
+        let mut todo: VecDeque<Action> = drain(&mut p).into();
         while let Some(a) = todo.pop_front() {
             match &a {
                 Action::FindNode { addr, .. } => {

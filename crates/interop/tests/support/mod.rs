@@ -10,13 +10,13 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use serde_json::{Value, json};
 
 /// The workspace root.
-pub fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 /// The Python with libtorrent: `$BITAGENT_PYTHON`, else the venv `scripts/test.sh` creates.
 /// These tests are never skipped: without libtorrent they fail and say how to get it.
-pub fn python() -> PathBuf {
+pub(crate) fn python() -> PathBuf {
     let p = std::env::var_os("BITAGENT_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|| root().join(".venv/bin/python"));
@@ -29,7 +29,7 @@ pub fn python() -> PathBuf {
 }
 
 /// A running swarm. Dropping it ends the process (by PID, the one we started).
-pub struct Swarm {
+pub(crate) struct Swarm {
     child: Child,
     stdin: ChildStdin,
     stdout: BufReader<ChildStdout>,
@@ -41,7 +41,7 @@ impl Swarm {
     /// Starts `nodes` libtorrent sessions from `first_ip` on `port`, each seeding
     /// `torrents_per_node` torrents, plus a swarm torrent seeded by 5 of them. libtorrent's
     /// DoS blocker stays at its real default unless `extra` says otherwise.
-    pub fn start(nodes: usize, first_ip: &str, port: u16, extra: &[&str]) -> Swarm {
+    pub(crate) fn start(nodes: usize, first_ip: &str, port: u16, extra: &[&str]) -> Self {
         let mut cmd = Command::new(python());
         cmd.arg(root().join("tests/libtorrent/swarm.py"))
             .args([
@@ -65,7 +65,7 @@ impl Swarm {
         let ready: Value =
             serde_json::from_str(&line).unwrap_or_else(|e| panic!("bad ready line {line:?}: {e}"));
         assert_eq!(ready["ready"], json!(true), "swarm not ready: {ready}");
-        Swarm {
+        Self {
             child,
             stdin,
             stdout,
@@ -74,7 +74,7 @@ impl Swarm {
     }
 
     /// Sends one command and returns its one-line answer.
-    pub fn cmd(&mut self, c: Value) -> Value {
+    pub(crate) fn cmd(&mut self, c: Value) -> Value {
         writeln!(self.stdin, "{c}").expect("write command");
         self.stdin.flush().expect("flush");
         let mut line = String::new();
@@ -83,7 +83,7 @@ impl Swarm {
     }
 
     /// The DHT addresses of the sessions.
-    pub fn node_addrs(&self) -> Vec<SocketAddr> {
+    pub(crate) fn node_addrs(&self) -> Vec<SocketAddr> {
         self.ready["nodes"]
             .as_array()
             .unwrap()
@@ -93,7 +93,7 @@ impl Swarm {
     }
 
     /// Every torrent's infohash (hex), the swarm torrent included.
-    pub fn infohashes(&self) -> Vec<String> {
+    pub(crate) fn infohashes(&self) -> Vec<String> {
         let mut v: Vec<String> = self.ready["torrents"]
             .as_array()
             .unwrap()
@@ -107,7 +107,7 @@ impl Swarm {
     }
 
     /// The swarm torrent's infohash and its seeders.
-    pub fn swarm_torrent(&self) -> (String, Vec<SocketAddr>) {
+    pub(crate) fn swarm_torrent(&self) -> (String, Vec<SocketAddr>) {
         let t = &self.ready["swarm_torrent"];
         let seeders = t["seeders"]
             .as_array()
@@ -119,7 +119,7 @@ impl Swarm {
     }
 
     /// How many sessions hold `addr` in their routing table.
-    pub fn tables_holding(&mut self, addr: SocketAddr) -> usize {
+    pub(crate) fn tables_holding(&mut self, addr: SocketAddr) -> usize {
         let t = self.cmd(json!({"cmd": "tables"}));
         let a = addr.to_string();
         t["tables"]
@@ -135,12 +135,12 @@ impl Swarm {
     }
 
     /// Packet summary of what the sessions received from `from` (an `ip:port` or a bare IP).
-    pub fn packets(&mut self, from: &str) -> Value {
+    pub(crate) fn packets(&mut self, from: &str) -> Value {
         self.cmd(json!({"cmd": "packets", "from": from}))
     }
 
     /// DoS-blocker bans observed.
-    pub fn bans(&mut self) -> Vec<Value> {
+    pub(crate) fn bans(&mut self) -> Vec<Value> {
         self.cmd(json!({"cmd": "bans"}))["bans"]
             .as_array()
             .cloned()

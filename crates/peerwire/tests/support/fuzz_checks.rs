@@ -10,11 +10,11 @@ use peerwire::{FetchConfig, InfoDict, MetadataFetch, MetadataServe};
 
 /// Layout of a `peerwire_fetch` input: the info hash to fetch, one byte seeding the
 /// fragmentation, then the bytes the peer sends.
-pub const FETCH_HEADER: usize = 21;
+pub(crate) const FETCH_HEADER: usize = 21;
 
 /// Limits of the fuzzed fetch: the default message bound, a smaller metadata cap so an
 /// input announcing a large `metadata_size` stays cheap.
-pub fn fetch_config() -> FetchConfig {
+pub(crate) fn fetch_config() -> FetchConfig {
     FetchConfig {
         max_metadata_size: 1 << 20,
         ..FetchConfig::default()
@@ -28,7 +28,7 @@ pub fn fetch_config() -> FetchConfig {
 /// * exactly one outcome, after which nothing is transmitted and no timer is asked for;
 /// * a success is exactly bytes whose SHA-1 is the info hash, parsed as `InfoDict::parse`
 ///   parses them.
-pub fn fetch_session(data: &[u8]) {
+pub(crate) fn fetch_session(data: &[u8]) {
     let Some((head, peer)) = data.split_first_chunk::<FETCH_HEADER>() else {
         return;
     };
@@ -94,7 +94,7 @@ pub fn fetch_session(data: &[u8]) {
 
 /// `InfoDict::parse` never panics; what it accepts is valid bencode whose file sizes add up,
 /// with non-empty bounded paths.
-pub fn info_dict_parse(data: &[u8]) {
+pub(crate) fn info_dict_parse(data: &[u8]) {
     let Ok(d) = InfoDict::parse(data) else {
         return;
     };

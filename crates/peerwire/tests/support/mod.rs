@@ -12,30 +12,30 @@ use sha1::{Digest, Sha1};
 
 /// The workspace's seeded test RNG, with the draws these tests make.
 #[derive(Debug, Clone)]
-pub struct Rng(testkit::TestRng);
+pub(crate) struct Rng(testkit::TestRng);
 
 impl Rng {
-    pub fn new(seed: u64) -> Rng {
-        Rng(testkit::seeded(seed))
+    pub(crate) fn new(seed: u64) -> Self {
+        Self(testkit::seeded(seed))
     }
-    pub fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         testkit::rng::RngCore::next_u64(&mut self.0)
     }
     /// Uniform-ish in `1..=max`.
-    pub fn chunk(&mut self, max: usize) -> usize {
+    pub(crate) fn chunk(&mut self, max: usize) -> usize {
         1 + (self.next() % max as u64) as usize
     }
 }
 
-pub const OUR_ID: [u8; 20] = *b"-BA0001-ourpeerid000";
-pub const SEED_ID: [u8; 20] = *b"-BA0001-seedpeerid00";
+pub(crate) const OUR_ID: [u8; 20] = *b"-BA0001-ourpeerid000";
+pub(crate) const SEED_ID: [u8; 20] = *b"-BA0001-seedpeerid00";
 
-pub fn fixtures_dir() -> PathBuf {
+pub(crate) fn fixtures_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
 /// The libtorrent-made info dictionaries (see fixtures/generate.py).
-pub const FIXTURES: [&str; 6] = [
+pub(crate) const FIXTURES: [&str; 6] = [
     "single_v1.info",
     "single_v2.info",
     "single_hybrid.info",
@@ -44,17 +44,17 @@ pub const FIXTURES: [&str; 6] = [
     "multi_hybrid.info",
 ];
 
-pub fn fixture(name: &str) -> Vec<u8> {
+pub(crate) fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(fixtures_dir().join(name)).unwrap()
 }
 
-pub fn sha1(b: &[u8]) -> [u8; 20] {
+pub(crate) fn sha1(b: &[u8]) -> [u8; 20] {
     Sha1::digest(b).into()
 }
 
 /// A v1 multi-file info dictionary of `files` files, large enough to span several metadata
 /// pieces (about 60 bytes per file).
-pub fn big_info_dict(files: usize) -> Vec<u8> {
+pub(crate) fn big_info_dict(files: usize) -> Vec<u8> {
     let mut out = b"d5:filesl".to_vec();
     for i in 0..files {
         let name = format!("file-{i:06}.bin");
@@ -69,7 +69,7 @@ pub fn big_info_dict(files: usize) -> Vec<u8> {
 }
 
 /// Feeds `bytes` to `fetch` in random fragments of 1..=max_chunk bytes.
-pub fn feed(
+pub(crate) fn feed(
     fetch: &mut MetadataFetch,
     now: Instant,
     bytes: &[u8],
@@ -87,7 +87,7 @@ pub fn feed(
 
 /// Runs a fetch against a [`MetadataServe`] of `info`, both directions fragmented at random.
 /// Returns the outcome and every byte the seeder sent (a recorded session).
-pub fn run_pair(
+pub(crate) fn run_pair(
     info: &[u8],
     seed: u64,
     max_chunk: usize,
@@ -130,53 +130,53 @@ pub fn run_pair(
 
 /// The seeding peer's half of a scripted exchange.
 #[derive(Debug, Default)]
-pub struct Script {
+pub(crate) struct Script {
     pub bytes: Vec<u8>,
 }
 
 impl Script {
-    pub fn new() -> Script {
-        Script::default()
+    pub(crate) fn new() -> Self {
+        Self::default()
     }
-    pub fn handshake(mut self, info_hash: &[u8; 20]) -> Script {
+    pub(crate) fn handshake(mut self, info_hash: &[u8; 20]) -> Self {
         self.bytes
             .extend_from_slice(&encode_handshake(info_hash, &SEED_ID));
         self
     }
-    pub fn handshake_without_extensions(mut self, info_hash: &[u8; 20]) -> Script {
+    pub(crate) fn handshake_without_extensions(mut self, info_hash: &[u8; 20]) -> Self {
         self.bytes
             .extend_from_slice(&encode_handshake_with(info_hash, &SEED_ID, false));
         self
     }
-    pub fn ext_handshake(mut self, ut: u8, size: Option<u64>) -> Script {
+    pub(crate) fn ext_handshake(mut self, ut: u8, size: Option<u64>) -> Self {
         peerwire::extension::encode_ext_handshake(&mut self.bytes, ut, size, Some(b"script"));
         self
     }
     /// Raw extended payload (after the message id 20), framed.
-    pub fn extended(mut self, payload: &[u8]) -> Script {
+    pub(crate) fn extended(mut self, payload: &[u8]) -> Self {
         peerwire::message::encode_message(&mut self.bytes, 20, payload);
         self
     }
-    pub fn message(mut self, id: u8, payload: &[u8]) -> Script {
+    pub(crate) fn message(mut self, id: u8, payload: &[u8]) -> Self {
         peerwire::message::encode_message(&mut self.bytes, id, payload);
         self
     }
     /// Every piece of `info`, sent to our `ut_metadata` id.
-    pub fn all_pieces(mut self, info: &[u8]) -> Script {
+    pub(crate) fn all_pieces(mut self, info: &[u8]) -> Self {
         for (i, chunk) in info.chunks(peerwire::metadata::PIECE_SIZE).enumerate() {
             self = self.piece(i as u32, info.len() as u64, chunk);
         }
         self
     }
-    pub fn piece(mut self, i: u32, total: u64, data: &[u8]) -> Script {
+    pub(crate) fn piece(mut self, i: u32, total: u64, data: &[u8]) -> Self {
         peerwire::metadata::encode_data(&mut self.bytes, OUR_UT_METADATA_ID, i, total, data);
         self
     }
-    pub fn reject(mut self, i: u32) -> Script {
+    pub(crate) fn reject(mut self, i: u32) -> Self {
         peerwire::metadata::encode_reject(&mut self.bytes, OUR_UT_METADATA_ID, i);
         self
     }
-    pub fn raw(mut self, b: &[u8]) -> Script {
+    pub(crate) fn raw(mut self, b: &[u8]) -> Self {
         self.bytes.extend_from_slice(b);
         self
     }
@@ -184,7 +184,7 @@ impl Script {
 
 /// Plays `script` to a fresh fetch of `info_hash` in fragments (`max_chunk`), then EOF when
 /// `eof`; returns the fetch (for inspection) and its outcome.
-pub fn play(
+pub(crate) fn play(
     info_hash: [u8; 20],
     script: &Script,
     config: FetchConfig,

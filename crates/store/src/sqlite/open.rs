@@ -36,7 +36,7 @@ pub struct SqliteOptions {
 
 impl Default for SqliteOptions {
     fn default() -> Self {
-        SqliteOptions {
+        Self {
             file_cap: DEFAULT_FILE_CAP,
             busy_timeout: Duration::from_secs(5),
             cache_kib: 32 * 1024,
@@ -101,7 +101,7 @@ impl SqliteStore {
         conn.pragma_update(None, "wal_autocheckpoint", wal_pages.max(1))?;
         // The search keeps a handful of statement shapes per filter combination.
         conn.set_prepared_statement_cache_capacity(64);
-        Ok(SqliteStore {
+        Ok(Self {
             conn,
             path,
             file_cap: options.file_cap,
