@@ -87,7 +87,8 @@ impl SqliteStore {
         Self::open_in_memory_with(SqliteOptions::default())
     }
 
-    /// A private in-memory database with options.
+    /// A private in-memory database set up from `options`: no other connection sees it and
+    /// it is gone when the store is dropped (tests, benchmarks).
     pub fn open_in_memory_with(options: SqliteOptions) -> Result<Self> {
         Self::init(Connection::open_in_memory()?, None, &options)
     }
