@@ -26,7 +26,9 @@ use crate::nodes_file;
 use crate::planner::Planner;
 use crate::writer::{Writer, WriterHandle};
 
-/// Seconds since the Unix epoch.
+/// Seconds since the Unix epoch, read from the system clock (0 if it is set before 1970).
+/// The driver stamps sampled candidates and store touches with it (the planner and the store
+/// take the time as an argument); `bitagent` uses it to date blocklist entries.
 pub fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -53,7 +55,7 @@ pub struct Crawler {
 pub struct Status {
     /// Time since start.
     pub uptime: Duration,
-    /// Routing-table nodes.
+    /// Nodes in the DHT node's routing table, as of the housekeeper's last refresh.
     pub routing_table: usize,
     /// Crawl-table nodes by BEP-51 support: yes, no, unknown.
     pub crawl_table: [i64; 3],
@@ -61,7 +63,8 @@ pub struct Status {
     pub sampling: bool,
     /// Infohashes received in samples.
     pub sampled: u64,
-    /// New infohashes.
+    /// Sampled infohashes new to the crawler (past the seen filter and the store lookup)
+    /// since start: the candidates handed to the pre-fetch filter.
     pub new_hashes: u64,
     /// Fetches in flight.
     pub fetching: i64,
@@ -69,7 +72,8 @@ pub struct Status {
     pub queued: i64,
     /// Torrents persisted since start.
     pub persisted: u64,
-    /// Torrents in the store.
+    /// Torrents in the store (the store's exact count, refreshed by the writer after every
+    /// command), including those stored before this run.
     pub stored: i64,
     /// Fetches that failed (all causes).
     pub failed: u64,
@@ -175,7 +179,8 @@ impl Crawler {
         &self.node
     }
 
-    /// Current numbers.
+    /// The numbers as of now, read from [`Crawler::metrics`] (see [`status_of`]); cheap, no
+    /// lock, so a status line may call it every second.
     pub fn status(&self) -> Status {
         status_of(&self.metrics, self.started)
     }
@@ -222,7 +227,9 @@ impl Crawler {
     }
 }
 
-/// The status from the metrics.
+/// Builds a [`Status`] from a crawl's metrics, `started` being when that crawl started (the
+/// uptime is measured from it). For callers that hold only the [`Metrics`], not the
+/// [`Crawler`]: `bitagent run`'s `/status` route renders it on every request.
 pub fn status_of(m: &Metrics, started: Instant) -> Status {
     Status {
         uptime: started.elapsed(),

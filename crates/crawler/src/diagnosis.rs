@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use crate::metrics::quantile_between;
 
-/// Thresholds.
+/// When the two diagnoses of the module docs fire, and how often they repeat. The defaults
+/// suit the public DHT; part of [`CrawlerConfig`](crate::CrawlerConfig).
 #[derive(Debug, Clone)]
 pub struct DiagnosisConfig {
     /// Routing-table nodes below which the node is starved.

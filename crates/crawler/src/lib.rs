@@ -1,5 +1,13 @@
 //! BitAgent's crawl pipeline: from BEP-51 samples to verified metadata in the store.
 //!
+//! It owns the crawl policy and the tasks that carry it out, on top of the DHT node (`net`,
+//! `dht`), the metadata fetch (`peerwire` through `net`), the filters (`classify`) and the
+//! `store`. The policy is the sans-IO [`planner`]: it reads no clock, opens no socket and takes
+//! no lock, and its `#![deny(clippy::disallowed_methods, clippy::disallowed_types)]` (the ban
+//! list is the workspace's `clippy.toml`) enforces that; the rest is the thin tokio layer that
+//! performs its IO. Nothing below may depend on the crawler: only `bitagent` and the dev-only
+//! `testkit` (feature `crawl`) do.
+//!
 //! Stages, in order (decided by the sans-IO [`planner`], performed by the tasks of
 //! [`Crawler`]):
 //! 1. bootstrap from the seeds and the routing table saved last time ([`nodes_file`]);
@@ -14,6 +22,8 @@
 //!
 //! Everything is bounded by [`CrawlerConfig`] (scaled by `DHT_SCALING_FACTOR`) and counted in
 //! [`Metrics`]; [`diagnosis`] turns the numbers into advice (starvation, thrash).
+
+#![warn(missing_docs)]
 
 mod config;
 mod crawler;

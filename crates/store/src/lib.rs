@@ -1,5 +1,12 @@
 //! The torrent store: what the crawler found, kept and searchable.
 //!
+//! It owns BitAgent's persistent state: the [`Store`] trait, its SQLite backend (schema and
+//! migrations, full-text search, eviction to a disk budget) and the plain data that crosses it.
+//! It is synchronous and passive: no network, no async runtime, no clock (times come in as
+//! Unix seconds), and none of the crates that drive it (`crawler`, `net`, `dht`, `classify`,
+//! `bitagent`). The crawler's writer thread owns the one writing store; `bitagent search` and
+//! `stats` open their own.
+//!
 //! - [`Store`] — the backend-neutral trait (sync, one owner; see its docs for threading and
 //!   the semantics every backend honours).
 //! - [`SqliteStore`] — the default backend: one SQLite file, FTS5 full-text index, WAL,
@@ -10,8 +17,8 @@
 //!   [`StoreStats`]/[`EvictOutcome`] out, keyed by [`InfoHash`]; [`SearchFilter`] narrows a
 //!   search. The crate depends on no other BitAgent crate; the crawler maps its parsed
 //!   info dict into a [`TorrentRecord`].
-//!
-//! The store never reads the clock: times are Unix seconds passed in by the caller.
+
+#![warn(missing_docs)]
 
 mod error;
 mod query;

@@ -11,7 +11,7 @@ use crate::{Error, InfoHash, Result};
 /// At most this many words are searched; the rest of a long query is ignored.
 pub const MAX_QUERY_WORDS: usize = 32;
 
-/// A parsed search.
+/// What a user's search text asks for, as every backend's `search` sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SearchQuery {
     /// The query was exactly 40 hex digits (surrounding whitespace ignored).
@@ -21,7 +21,10 @@ pub enum SearchQuery {
 }
 
 impl SearchQuery {
-    /// Parses user text.
+    /// Parses what a user typed: exactly 40 hex digits is an infohash lookup, anything else is
+    /// split into at most [`MAX_QUERY_WORDS`] words as the module docs describe. Fails with
+    /// [`Error::EmptyQuery`] when no chunk has a letter or digit (a backend may still list by
+    /// filter alone, as [`SqliteStore`](crate::SqliteStore) does).
     pub fn parse(text: &str) -> Result<Self> {
         let text = text.trim();
         if let Ok(hash) = text.parse::<InfoHash>() {

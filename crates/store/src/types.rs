@@ -146,9 +146,9 @@ pub struct Torrent {
     pub file_count: u64,
     /// BEP-27 private flag.
     pub private: bool,
-    /// Piece length.
+    /// The info dict's `piece length` in bytes, `None` if it had none.
     pub piece_length: Option<u64>,
-    /// BEP-52 meta version.
+    /// The info dict's BEP-52 `meta version` (2 for v2/hybrid), `None` for a v1 torrent.
     pub meta_version: Option<u8>,
     /// First time the store saw the infohash.
     pub first_seen: UnixSeconds,
@@ -193,13 +193,13 @@ pub struct Hit {
     pub name: String,
     /// Total size in bytes.
     pub total_size: u64,
-    /// True file count.
+    /// The true file count, as [`Torrent::file_count`] (may exceed the stored file rows).
     pub file_count: u64,
     /// Seeders, if scraped.
     pub seeders: Option<u32>,
     /// Leechers, if scraped.
     pub leechers: Option<u32>,
-    /// Last seen.
+    /// When the infohash was last seen, as [`Torrent::last_seen`].
     pub last_seen: UnixSeconds,
     /// Relevance: higher is better. Backend-specific scale (SQLite: `-bm25`, or for a broad
     /// query 2 when every word is in the name and 1 otherwise); an exact infohash hit scores

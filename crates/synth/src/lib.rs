@@ -1,6 +1,11 @@
 //! Synthetic torrents: a deterministic generator of realistic names and file trees, and their
 //! bencoded v1 info dictionaries.
 //!
+//! It owns the test and benchmark torrents, nothing else: pure functions of a seed, with no IO,
+//! no clock and no OS randomness, built on `bencode` (the encoding), `sha1` and `rand_chacha`.
+//! `lab` depends on it (its swarm seeds these torrents); `store` and `crawler` take it only as
+//! a dev-dependency (benches, tests), so it must not depend on them, nor on `net` or `dht`.
+//!
 //! [`generate`] (or the streaming [`Generator`]) draws torrents from a seeded ChaCha RNG:
 //! release-style names and layouts across content types ([`KINDS`]: scene-named movies with a
 //! `.nfo` and a `Sample/` folder, TV episodes and season packs, music albums with track files,
@@ -22,8 +27,8 @@
 //! it is a cheap fixed function of the seed (30 KB per torrent at most), and the info hashes
 //! of every generated torrent, which the lab and the store benches rely on being stable
 //! across releases, depend on it.
-//!
-//! Used by `lab` (its swarm seeds these torrents) and by the store's benches.
+
+#![warn(missing_docs)]
 
 use std::collections::HashSet;
 
@@ -92,7 +97,9 @@ impl SynthTorrent {
         self.total_size().div_ceil(self.piece_length)
     }
 
-    /// The bencoded v1 info dictionary.
+    /// The bencoded v1 info dictionary: the bytes a BEP-9 peer serves, whose SHA-1 is
+    /// [`SynthTorrent::info_hash`]. Encoded afresh on every call (up to ~30 KB, mostly
+    /// `pieces`), so a caller that serves it keeps the result.
     pub fn info_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.encoded_len_hint());
         self.encode(&mut out).expect("a Vec never overflows");
@@ -213,7 +220,7 @@ pub struct Generator {
 }
 
 impl Generator {
-    /// A generator seeded with `seed`.
+    /// A generator seeded with `seed`: its first `n` torrents are `generate(seed, n)`.
     pub fn new(seed: u64) -> Self {
         Self {
             rng: ChaCha8Rng::seed_from_u64(seed ^ 0x5359_4e54_485f_4c41),
@@ -221,7 +228,9 @@ impl Generator {
         }
     }
 
-    /// The next torrent.
+    /// The next torrent, named unlike every earlier one from this generator (after 16
+    /// colliding draws the name gets a ` (n)` suffix). It never runs out, so the
+    /// [`Iterator`] impl never returns `None`.
     pub fn next_torrent(&mut self) -> SynthTorrent {
         let mut t = draw(&mut self.rng);
         let mut attempt = 0u32;

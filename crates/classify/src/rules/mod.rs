@@ -59,7 +59,8 @@ pub use banned::{BANNED_KEYWORDS, has_banned_keyword};
 pub use vars::VARIABLES;
 use vars::{POST, PRE, RET};
 
-/// The embedded default rules.
+/// The embedded default rules (`crates/classify/src/defaults.yaml`, compiled into the binary):
+/// the base of every [`RuleSet`], with the user's file merged over it.
 pub const DEFAULTS_YAML: &str = include_str!("../defaults.yaml");
 /// How the defaults are named in errors and listings.
 pub const DEFAULTS_ORIGIN: &str = "<defaults.yaml>";
@@ -301,21 +302,25 @@ pub(super) struct Rule {
 /// A rule as listed by [`RuleSet::rules`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuleInfo {
-    /// The rule's name.
+    /// The rule's name, unique in the merged set (a user rule of the same name replaces the
+    /// default).
     pub name: String,
-    /// Its stage.
+    /// When it runs.
     pub stage: Stage,
-    /// Default, user or replaced.
+    /// Whether it is built in, a new user rule or a user rule replacing a default.
     pub origin: Origin,
-    /// The `when` expression.
+    /// The CEL condition as written in its file (for the built-in banned-keyword rule, a
+    /// description instead).
     pub when: String,
     /// The actions, as `drop`, `set_content_type: movie`, `add_tag: hd`, `set: year=year`.
     pub actions: Vec<String>,
-    /// Whether it runs.
+    /// Whether it runs: false when its file says `enabled: false` or the user's file lists it
+    /// under `disable`.
     pub enabled: bool,
-    /// The file it comes from.
+    /// The file it was read from: the user's path, [`DEFAULTS_ORIGIN`] for a default, or
+    /// `<built in>` for the banned-keyword rule.
     pub file: String,
-    /// Its line there.
+    /// Its 1-based line in `file` (0 for the built-in banned-keyword rule).
     pub line: usize,
 }
 

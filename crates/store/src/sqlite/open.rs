@@ -9,6 +9,14 @@ use super::{SqliteStore, migrations};
 use crate::Result;
 use crate::store::DEFAULT_FILE_CAP;
 
+/// How [`SqliteStore::open_with`] and [`SqliteStore::open_in_memory_with`] set up a connection:
+/// the per-torrent file cap, lock wait, page cache, WAL checkpoint size, memory map and search
+/// window. Every field applies to this connection only and none is stored in the file, so two
+/// connections to one database may differ (the crawler's writer and `bitagent search` do).
+///
+/// Build it with struct update syntax from [`SqliteOptions::default`] (the values the
+/// benchmarks were taken with); `bitagent run` lowers `cache_kib` with the scaling factor and
+/// sets `file_cap` from its config.
 #[derive(Debug, Clone)]
 pub struct SqliteOptions {
     /// File rows kept per torrent ([`DEFAULT_FILE_CAP`]).
@@ -57,7 +65,14 @@ impl SqliteStore {
         Self::open_with(path, SqliteOptions::default())
     }
 
-    /// Opens the database at `path`, creating it and its parent directory if needed.
+    /// Opens the database at `path`, creating it and its parent directory if needed, sets the
+    /// connection up from `options` and migrates the schema to the newest version.
+    ///
+    /// Fails with [`Error::SchemaTooNew`](crate::Error::SchemaTooNew) if a newer BitAgent wrote
+    /// the file, [`Error::ForeignDatabase`](crate::Error::ForeignDatabase) if it is some other
+    /// application's SQLite database, [`Error::Io`](crate::Error::Io) if the directory cannot
+    /// be created, and [`Error::Sqlite`](crate::Error::Sqlite) if the file is not a database
+    /// or is locked past `busy_timeout`.
     pub fn open_with(path: impl AsRef<Path>, options: SqliteOptions) -> Result<Self> {
         let path = path.as_ref();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -72,7 +87,8 @@ impl SqliteStore {
         Self::open_in_memory_with(SqliteOptions::default())
     }
 
-    /// A private in-memory database with options.
+    /// A private in-memory database set up from `options`: no other connection sees it and
+    /// it is gone when the store is dropped (tests, benchmarks).
     pub fn open_in_memory_with(options: SqliteOptions) -> Result<Self> {
         Self::init(Connection::open_in_memory()?, None, &options)
     }
