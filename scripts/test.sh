@@ -33,6 +33,11 @@ cargo fmt --all -- --check
 cargo clippy --locked --offline --workspace --all-targets -- -D warnings
 ./scripts/check-deps.sh
 RUSTDOCFLAGS="-D warnings" cargo doc --locked --offline --workspace --no-deps -q
+# ARCHITECTURE.md describes this repository and must not send readers outside it.
+if grep -nE '\]\((https?:|\.\./)|\.\./shared' ARCHITECTURE.md; then
+  echo "ARCHITECTURE.md links outside the repository (lines above)" >&2
+  exit 1
+fi
 
 # 3. Run the tests, offline, inside a private network namespace when we can make one.
 TEST_CMD=(cargo test --locked --offline --workspace "$@")
