@@ -169,7 +169,7 @@ fn a_v2_database_moves_its_files_into_one_row_per_torrent() {
         "INSERT INTO torrents (id, info_hash, name, total_size, file_count, first_seen, \
              last_seen) \
          VALUES (1, ?1, 'with files', 3, 4, 1, 1), (2, ?2, 'no files', 0, 0, 1, 1)",
-        [&test_hash(1).0[..], &test_hash(2).0[..]],
+        [test_hash(1).as_bytes(), test_hash(2).as_bytes()],
     )
     .unwrap();
     // Out of order on purpose: idx decides.
