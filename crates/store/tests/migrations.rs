@@ -249,3 +249,20 @@ fn integrity_check_notices_files_out_of_sync() {
         assert!(store.integrity_check().unwrap().is_empty(), "{tamper}");
     }
 }
+
+#[test]
+fn an_infohash_column_of_another_length_is_an_error_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = SqliteStore::open(db_path(&dir)).unwrap();
+    store
+        .put_batch(&[test_record(1, "oddlength", &[("a", 1)], 1)])
+        .unwrap();
+    // Go behind the store's back (and its CHECK): a 32-byte hash where 20 bytes belong.
+    let conn = Connection::open(db_path(&dir)).unwrap();
+    conn.pragma_update(None, "ignore_check_constraints", true)
+        .unwrap();
+    conn.execute("UPDATE torrents SET info_hash = zeroblob(32)", [])
+        .unwrap();
+    assert!(store.hashes_after(None, 10).is_err());
+    assert!(store.search("oddlength", 10).is_err());
+}
