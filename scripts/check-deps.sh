@@ -49,4 +49,4 @@ if ((failed)); then
   echo "check-deps: dependency rules broken (see above)" >&2
   exit 1
 fi
-echo "check-deps: ok (dht, peerwire, krpc, bencode: no runtime, sockets or OS RNG; classify: a leaf)"
+echo "check-deps: ok (dht, peerwire, krpc, bencode, infohash: no runtime, sockets or OS RNG; classify: a leaf)"
