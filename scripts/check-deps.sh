@@ -4,8 +4,8 @@
 #
 #   ./scripts/check-deps.sh
 #
-# 1. The sans-IO core (dht, peerwire, krpc, bencode) has no async runtime, socket library or
-#    OS randomness anywhere in its normal or build dependencies. clippy.toml bans the calls in
+# 1. The sans-IO core (dht, peerwire, krpc, bencode, infohash) has no async runtime, socket
+#    library or OS randomness anywhere in its normal or build dependencies. clippy.toml bans the calls in
 #    the core's own source; this bans the crates that would make them. `getrandom` in
 #    particular: rand pulls it in only with its `os_rng` feature, which the core never asks
 #    for (net and crawler do; in a workspace build cargo unifies that feature into the same
@@ -39,7 +39,7 @@ rule() {
 
 # Runtimes, reactors, socket wrappers, OS randomness, locks beyond std.
 CORE_FORBIDDEN=(tokio tokio-util mio socket2 async-std async-io smol polling getrandom parking_lot)
-for crate in dht peerwire krpc bencode; do
+for crate in dht peerwire krpc bencode infohash; do
   rule "$crate" "${CORE_FORBIDDEN[@]}"
 done
 
@@ -49,4 +49,4 @@ if ((failed)); then
   echo "check-deps: dependency rules broken (see above)" >&2
   exit 1
 fi
-echo "check-deps: ok (dht, peerwire, krpc, bencode: no runtime, sockets or OS RNG; classify: a leaf)"
+echo "check-deps: ok (dht, peerwire, krpc, bencode, infohash: no runtime, sockets or OS RNG; classify: a leaf)"

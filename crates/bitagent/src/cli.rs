@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser, Subcommand};
+use infohash::InfoHash;
 
 /// BitAgent: a BitTorrent mainline-DHT crawler.
 #[derive(Debug, Parser)]
@@ -95,7 +96,7 @@ pub(crate) enum RulesCmd {
 pub(crate) struct ExplainArgs {
     /// The torrent's infohash (40 hex digits).
     #[arg(value_name = "INFOHASH")]
-    pub info_hash: store::InfoHash,
+    pub info_hash: InfoHash,
     /// Rules file merged over the defaults (default: the configured one).
     #[arg(long, value_name = "FILE")]
     pub rules: Option<PathBuf>,
@@ -118,7 +119,7 @@ pub(crate) struct ReclassifyArgs {
 pub(crate) struct BlockArgs {
     /// Infohashes (40 hex digits each).
     #[arg(value_name = "INFOHASH", required = true, num_args = 1..)]
-    pub info_hashes: Vec<store::InfoHash>,
+    pub info_hashes: Vec<InfoHash>,
 }
 
 #[derive(Debug, Args)]

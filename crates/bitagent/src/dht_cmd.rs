@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use dht::Id20;
+use infohash::InfoHash;
 use net::{DirectQuery, Node, NodeConfig};
 use serde_json::{Value, json};
 
@@ -47,7 +48,7 @@ pub(crate) enum DhtCommand {
     GetPeers {
         /// The torrent's infohash (40 hex digits).
         #[arg(value_name = "INFOHASH")]
-        info_hash: Id20,
+        info_hash: InfoHash,
         /// Node to start from (repeatable; required).
         #[arg(long, value_name = "HOST:PORT", required = true)]
         bootstrap: Vec<String>,
@@ -201,7 +202,7 @@ async fn direct(addr: &str, query: DirectQuery, opts: QueryOpts) -> anyhow::Resu
 }
 
 async fn get_peers(
-    info_hash: Id20,
+    info_hash: InfoHash,
     bootstrap: &[String],
     scrape: bool,
     opts: QueryOpts,

@@ -83,7 +83,7 @@ impl crate::Cmd for LabArgs {
         let hashes: Vec<String> = lab
             .torrents()
             .iter()
-            .map(|t| hex::encode(t.info_hash))
+            .map(|t| t.info_hash.to_string())
             .collect();
         // Built by hand so that `event` comes first, as documented (serde_json sorts keys).
         let ready = format!(
@@ -139,7 +139,7 @@ fn torrent_json(t: &LabTorrent) -> Value {
     let addrs =
         |v: &[std::net::SocketAddr]| -> Vec<String> { v.iter().map(ToString::to_string).collect() };
     json!({
-        "info_hash": hex::encode(t.info_hash),
+        "info_hash": t.info_hash.to_string(),
         "name": t.name,
         "total_size": t.total_size,
         "piece_length": t.piece_length,

@@ -11,13 +11,13 @@ use net::peerwire::{FetchConfig, MetaVersion, Metadata};
 use serde_json::{Value, json};
 
 use clap::Args;
-use dht::Id20;
+use infohash::InfoHash;
 
 #[derive(Debug, Args)]
 pub(crate) struct MetadataArgs {
     /// The torrent's infohash (40 hex digits).
     #[arg(value_name = "INFOHASH")]
-    pub info_hash: Id20,
+    pub info_hash: InfoHash,
 
     /// A peer that has the torrent (repeatable; required). Up to 4 are tried at once; the
     /// first verified answer wins.
@@ -95,7 +95,7 @@ impl crate::Cmd for MetadataArgs {
             total_timeout: timeout,
             ..FetchConfig::default()
         };
-        let info_hash = args.info_hash.0;
+        let info_hash = args.info_hash;
         let start = Instant::now();
         let fetch = net::fetch_from_any(
             &peers,

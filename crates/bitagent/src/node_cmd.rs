@@ -14,7 +14,7 @@ use std::str::FromStr;
 
 use crate::render;
 use clap::Args;
-use dht::Id20;
+use infohash::InfoHash;
 
 #[derive(Debug, Args)]
 pub(crate) struct NodeArgs {
@@ -56,7 +56,7 @@ pub(crate) struct NodeArgs {
 /// `INFOHASH@IP:PORT`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct LocalPeer {
-    pub info_hash: Id20,
+    pub info_hash: InfoHash,
     pub peer: SocketAddr,
 }
 

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, anyhow, bail};
 use classify::rules::{RuleSet, TorrentFacts, Verdict};
+use infohash::InfoHash;
 use serde_json::{Value, json};
 
 /// `bitagent rules check` flags.
@@ -273,7 +274,7 @@ pub(crate) fn facts_from_torrent(bytes: &[u8]) -> anyhow::Result<TorrentFacts> {
 /// Torrent facts from a parsed info dictionary: the record the crawler would store
 /// ([`crawler::to_record`], every file kept), as the rules see it ([`crawler::stages::facts_of`]).
 pub(crate) fn facts_from_info(info: &peerwire::InfoDict) -> TorrentFacts {
-    let record = crawler::to_record([0; 20], info, usize::MAX, 0, None, 0);
+    let record = crawler::to_record(InfoHash::default(), info, usize::MAX, 0, None, 0);
     crawler::stages::facts_of(&record)
 }
 

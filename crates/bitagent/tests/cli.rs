@@ -368,7 +368,7 @@ fn closed_stdout_pipe_is_a_quiet_success() {
         let mut s = SqliteStore::open(data.join("bitagent.sqlite3")).unwrap();
         let records: Vec<TorrentRecord> = (1..=50u8)
             .map(|n| TorrentRecord {
-                info_hash: InfoHash([n; 20]),
+                info_hash: InfoHash::v1([n; 20]),
                 name: format!("Some.Movie.{n}.1080p.BluRay.x264-GRP"),
                 total_size: 1 << 30,
                 files: vec![FileEntry {

@@ -197,7 +197,7 @@ fn run_to_end(args: &[&str], home: &Path, limit: Duration) -> Output {
 }
 
 /// The lab's torrents from its `--json-out` inventory: infohash to (name, size, files).
-fn inventory(path: &Path) -> HashMap<[u8; 20], (String, u64, usize)> {
+fn inventory(path: &Path) -> HashMap<InfoHash, (String, u64, usize)> {
     let text = std::fs::read_to_string(path).expect("lab inventory");
     let v: Value = serde_json::from_str(&text).expect("inventory is JSON");
     v["torrents"]
@@ -214,11 +214,9 @@ fn inventory(path: &Path) -> HashMap<[u8; 20], (String, u64, usize)> {
         .collect()
 }
 
-fn hex_hash(s: &str) -> [u8; 20] {
-    hex::decode(s)
-        .ok()
-        .and_then(|b| <[u8; 20]>::try_from(b).ok())
-        .unwrap_or_else(|| panic!("not a 40-hex infohash: {s}"))
+fn hex_hash(s: &str) -> InfoHash {
+    s.parse()
+        .unwrap_or_else(|_| panic!("not a 40-hex infohash: {s}"))
 }
 
 /// Which of `hashes` the database holds now (a read-only look through a short-lived
@@ -261,7 +259,7 @@ fn check_integrity(data_dir: &Path, home: &Path) -> u64 {
 fn assert_stored(
     db: &Path,
     want: &[InfoHash],
-    lab: &HashMap<[u8; 20], (String, u64, usize)>,
+    lab: &HashMap<InfoHash, (String, u64, usize)>,
     when: &str,
 ) {
     let store = SqliteStore::open(db).expect("open the database");
@@ -270,7 +268,7 @@ fn assert_stored(
             .get(h)
             .unwrap()
             .unwrap_or_else(|| panic!("{h} was committed before {when} and is gone"));
-        let (name, size, files) = &lab[&h.0];
+        let (name, size, files) = &lab[h];
         assert_eq!(&row.name, name, "name of {h}");
         assert_eq!(row.total_size, *size, "size of {h}");
         assert_eq!(row.file_count as usize, *files, "file count of {h}");
@@ -410,7 +408,7 @@ fn kill_9_during_a_crawl_loses_nothing_committed() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|h| InfoHash(hex_hash(h.as_str().unwrap())))
+        .map(|h| hex_hash(h.as_str().unwrap()))
         .collect();
     assert_eq!(hashes.len(), TORRENTS);
     let lab_torrents = inventory(&inventory_path);

@@ -27,9 +27,7 @@ fn info_dict() -> Vec<u8> {
 
 /// Serves `info` to the first `conns` connections, each in its own bounded thread.
 fn seeder(info: Vec<u8>, conns: usize) -> (SocketAddr, String) {
-    let hash = MetadataServe::new(info.clone(), SEED_ID)
-        .info_hash()
-        .to_owned();
+    let hash = MetadataServe::new(info.clone(), SEED_ID).info_hash();
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = l.local_addr().unwrap();
     thread::spawn(move || {
@@ -38,8 +36,7 @@ fn seeder(info: Vec<u8>, conns: usize) -> (SocketAddr, String) {
             thread::spawn(move || serve(s, info));
         }
     });
-    let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
-    (addr, hex)
+    (addr, hash.to_string())
 }
 
 fn serve(mut s: TcpStream, info: Vec<u8>) {

@@ -52,7 +52,7 @@ fn ok(data: &Path, args: &[&str], stdin: Option<&str>) -> String {
 
 fn record(n: u8, name: &str, files: &[(&str, u64)]) -> TorrentRecord {
     TorrentRecord {
-        info_hash: InfoHash([n; 20]),
+        info_hash: InfoHash::v1([n; 20]),
         name: name.into(),
         total_size: files.iter().map(|f| f.1).sum(),
         files: files
@@ -123,7 +123,7 @@ fn search_filters_rules_reclassify_block_and_stats() {
             serde_json::from_str(&ok(data, &["search", "--type", ty, "--json"], None)).unwrap();
         let hits = hits.as_array().unwrap();
         assert_eq!(hits.len(), 1, "{ty}: {hits:?}");
-        assert_eq!(hits[0]["info_hash"], InfoHash(hash).to_string());
+        assert_eq!(hits[0]["info_hash"], InfoHash::v1(hash).to_string());
         assert_eq!(hits[0]["content_type"], ty);
     }
     let words: Value = serde_json::from_str(&ok(
@@ -137,7 +137,12 @@ fn search_filters_rules_reclassify_block_and_stats() {
     // explain shows the same decision.
     let explain: Value = serde_json::from_str(&ok(
         data,
-        &["rules", "explain", &InfoHash([3; 20]).to_string(), "--json"],
+        &[
+            "rules",
+            "explain",
+            &InfoHash::v1([3; 20]).to_string(),
+            "--json",
+        ],
         None,
     ))
     .unwrap();
@@ -193,14 +198,14 @@ fn search_filters_rules_reclassify_block_and_stats() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("bad.yaml:"));
 
     // block deletes and survives.
-    let movie = InfoHash([1; 20]).to_string();
+    let movie = InfoHash::v1([1; 20]).to_string();
     assert!(ok(data, &["block", &movie], None).contains("1 stored torrent(s) deleted"));
     let hits: Value = serde_json::from_str(&ok(data, &["search", &movie, "--json"], None)).unwrap();
     assert_eq!(hits.as_array().unwrap().len(), 0);
     let s = SqliteStore::open(data.join("bitagent.sqlite3")).unwrap();
-    assert!(s.is_blocked(&InfoHash([1; 20])).unwrap());
+    assert!(s.is_blocked(&InfoHash::v1([1; 20])).unwrap());
     assert_eq!(
-        s.known(&[InfoHash([1; 20])]).unwrap(),
+        s.known(&[InfoHash::v1([1; 20])]).unwrap(),
         vec![true],
         "never fetched again"
     );

@@ -13,13 +13,14 @@
 
 use std::net::SocketAddr;
 
+use infohash::InfoHash;
 use store::TorrentRecord;
 
 /// What is known about an infohash before fetching it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Candidate {
     /// The infohash.
-    pub info_hash: [u8; 20],
+    pub info_hash: InfoHash,
     /// The node whose BEP-51 sample named it.
     pub source: SocketAddr,
     /// When it was first sampled (Unix seconds).

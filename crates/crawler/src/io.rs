@@ -5,9 +5,8 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use dht::Id20;
+use infohash::InfoHash;
 use peerwire::Metadata;
-use store::InfoHash;
 
 use crate::crawler::{Ctx, unix_now};
 use crate::filter::{Candidate, PostVerdict};
@@ -69,7 +68,7 @@ where
 /// An iterative get_peers lookup with scrape: the peers found and the BEP-33 estimate.
 pub(crate) async fn lookup(
     ctx: &Ctx,
-    hash: Id20,
+    hash: InfoHash,
     seed: Option<SocketAddr>,
 ) -> Option<(Vec<SocketAddr>, Option<Swarm>)> {
     let m = &ctx.metrics;
@@ -105,7 +104,7 @@ pub(crate) async fn lookup(
 /// Fetches the metadata from `peers` (the planner has reserved a TCP slot for it).
 pub(crate) async fn fetch(
     ctx: &Ctx,
-    info_hash: [u8; 20],
+    info_hash: InfoHash,
     peers: &[SocketAddr],
 ) -> (FetchReport, Option<Metadata>) {
     ctx.metrics.tcp_in_flight.inc();
@@ -150,7 +149,7 @@ pub(crate) async fn finish(ctx: &Ctx, c: Candidate, meta: &Metadata, swarm: Opti
         }
         PostVerdict::Drop { rule, block } => {
             m.postfetch.with(if block { "block" } else { "drop" }).inc();
-            tracing::debug!(info_hash = %InfoHash(c.info_hash), %rule, block, "dropped after fetch");
+            tracing::debug!(info_hash = %c.info_hash, %rule, block, "dropped after fetch");
             if block {
                 let _ = ctx.writer.block(vec![record.info_hash], unix_now()).await;
             }

@@ -1,11 +1,12 @@
 //! A verified info dict as a store record.
 
+use infohash::InfoHash;
 use peerwire::InfoDict;
-use store::{FileEntry, InfoHash, TorrentRecord};
+use store::{FileEntry, TorrentRecord};
 
 /// Maps a verified info dict to a store record.
 pub fn to_record(
-    info_hash: [u8; 20],
+    info_hash: InfoHash,
     info: &InfoDict,
     file_cap: usize,
     seen_at: i64,
@@ -23,7 +24,7 @@ pub fn to_record(
         .collect();
     let round = |x: f64| x.round().clamp(0.0, f64::from(u32::MAX)) as u32;
     TorrentRecord {
-        info_hash: InfoHash(info_hash),
+        info_hash,
         name: info.name.clone(),
         total_size: info.total_size,
         files,

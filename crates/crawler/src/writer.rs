@@ -10,7 +10,8 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use store::{InfoHash, Store, SwarmUpdate, TorrentRecord, UnixSeconds};
+use infohash::InfoHash;
+use store::{Store, SwarmUpdate, TorrentRecord, UnixSeconds};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::metrics::Metrics;
@@ -372,7 +373,7 @@ mod tests {
 
     fn record(i: u8) -> TorrentRecord {
         TorrentRecord {
-            info_hash: InfoHash([i; 20]),
+            info_hash: InfoHash::v1([i; 20]),
             name: format!("torrent {i}"),
             total_size: 10,
             files: vec![store::FileEntry {
@@ -412,7 +413,7 @@ mod tests {
         h.flush().await.unwrap();
         assert_eq!(metrics.persisted.with("torrent").get(), 3);
         assert_eq!(
-            h.known(vec![InfoHash([1; 20]), InfoHash([9; 20])])
+            h.known(vec![InfoHash::v1([1; 20]), InfoHash::v1([9; 20])])
                 .await
                 .unwrap(),
             vec![true, false]
@@ -422,7 +423,7 @@ mod tests {
         h.put(record(4)).await.unwrap();
         let mut seen = false;
         for _ in 0..200 {
-            if reader.get(&InfoHash([4; 20])).unwrap().is_some() {
+            if reader.get(&InfoHash::v1([4; 20])).unwrap().is_some() {
                 seen = true;
                 break;
             }
@@ -433,7 +434,7 @@ mod tests {
         h.put(record(5)).await.unwrap();
         drop(h);
         let store = writer.join();
-        assert!(store.get(&InfoHash([5; 20])).unwrap().is_some());
+        assert!(store.get(&InfoHash::v1([5; 20])).unwrap().is_some());
         assert_eq!(metrics.persisted.with("torrent").get(), 5);
         assert_eq!(metrics.store_torrents.get(), 5);
         assert!(store.integrity_check().unwrap().is_empty());
@@ -451,12 +452,12 @@ mod tests {
         }
         h.flush().await.unwrap();
         assert_eq!(metrics.store_torrents.get(), 5);
-        h.block(vec![InfoHash([1; 20])], 1).await.unwrap();
+        h.block(vec![InfoHash::v1([1; 20])], 1).await.unwrap();
         h.flush().await.unwrap();
         assert_eq!(metrics.store_torrents.get(), 4);
         h.run(|store| {
             store
-                .delete(&[InfoHash([2; 20]), InfoHash([3; 20])])
+                .delete(&[InfoHash::v1([2; 20]), InfoHash::v1([3; 20])])
                 .unwrap();
         })
         .await

@@ -44,7 +44,7 @@ const MEMORY_BOUND: u64 = 200 << 20;
 /// One torrent served by hostile peers (and maybe an honest one).
 struct Planted {
     torrent: SynthTorrent,
-    hash: [u8; 20],
+    hash: InfoHash,
     peers: Vec<HostilePeer>,
 }
 
@@ -59,8 +59,8 @@ fn peak_rss() -> u64 {
 }
 
 /// The `n` lab nodes whose ids are XOR-closest to `hash`.
-fn closest_nodes(lab: &Lab, hash: [u8; 20], n: usize) -> Vec<usize> {
-    let target = Id20(hash);
+fn closest_nodes(lab: &Lab, hash: InfoHash, n: usize) -> Vec<usize> {
+    let target = Id20::from(hash);
     let mut by_distance: Vec<(Id20, usize)> = lab
         .node_ids()
         .iter()
@@ -85,7 +85,7 @@ async fn plant(lab: &Lab, torrent: SynthTorrent, kinds: &[Hostility], next_ip: &
         assert_eq!(peer.info_hash(), hash);
         for i in closest_nodes(lab, hash, REPLICAS) {
             let stored = lab.nodes()[i]
-                .add_local_peer(Id20(hash), peer.addr(), true)
+                .add_local_peer(hash, peer.addr(), true)
                 .await
                 .expect("lab node answers");
             assert!(stored, "lab node {i} refused the peer of {kind:?}");
@@ -99,9 +99,9 @@ async fn plant(lab: &Lab, torrent: SynthTorrent, kinds: &[Hostility], next_ip: &
     }
 }
 
-fn assert_stored_as(store: &dyn Store, hash: [u8; 20], t: &SynthTorrent, what: &str) {
+fn assert_stored_as(store: &dyn Store, hash: InfoHash, t: &SynthTorrent, what: &str) {
     let row = store
-        .get(&InfoHash(hash))
+        .get(&hash)
         .unwrap()
         .unwrap_or_else(|| panic!("{what} ({}) was not stored", t.name));
     assert_eq!(row.name, t.name, "name of {what}");
@@ -323,7 +323,7 @@ async fn hostile_peers_fail_with_their_cause_and_nothing_partial_is_stored() {
     // What is stored: every honest torrent, as created; no hostile one.
     for t in lab.torrents() {
         let row = store
-            .get(&InfoHash(t.info_hash))
+            .get(&t.info_hash)
             .unwrap()
             .unwrap_or_else(|| panic!("lab torrent {} not stored (seed {seed})", t.name));
         assert_eq!(row.name, t.name);
@@ -334,7 +334,7 @@ async fn hostile_peers_fail_with_their_cause_and_nothing_partial_is_stored() {
     assert_stored_as(&*store, mixed.hash, &mixed.torrent, "the flooded torrent");
     for p in &planted {
         assert!(
-            store.get(&InfoHash(p.hash)).unwrap().is_none(),
+            store.get(&p.hash).unwrap().is_none(),
             "the torrent of {:?} was stored",
             p.peers[0].kind()
         );

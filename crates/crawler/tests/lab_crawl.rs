@@ -7,7 +7,6 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use lab::swarm::LabConfig;
-use store::InfoHash;
 use testkit::crawl::{self, CrawlFixture};
 
 const NODES: usize = 100;
@@ -67,7 +66,7 @@ async fn crawls_at_least_95_percent_of_a_100_node_lab() {
     assert!(stats.torrents * 100 >= TORRENTS as u64 * 95);
     let mut checked = 0;
     for t in lab.torrents() {
-        let Some(row) = store.get(&InfoHash(t.info_hash)).unwrap() else {
+        let Some(row) = store.get(&t.info_hash).unwrap() else {
             continue;
         };
         checked += 1;

@@ -11,18 +11,18 @@ use std::time::Duration;
 use classify::blocklist::hex_digest_line;
 use classify::rules::RuleSet;
 use crawler::stages::{Filters, load_blocklist, watch_blocklist};
+use infohash::InfoHash;
 use lab::swarm::LabConfig;
-use store::InfoHash;
 use testkit::crawl::{CrawlFixture, start_lab};
 
 const NODES: usize = 60;
 const TORRENTS: usize = 200;
 const BLOCKED: usize = 20;
 
-fn write_list(path: &Path, hashes: &[[u8; 20]]) {
+fn write_list(path: &Path, hashes: &[InfoHash]) {
     let mut text = String::from("# test blocklist: SHA-256 of raw infohashes\n");
     for h in hashes {
-        text.push_str(&hex_digest_line(h));
+        text.push_str(&hex_digest_line(&h.dht_key()));
         text.push('\n');
     }
     std::fs::write(path, text).unwrap();
@@ -49,7 +49,7 @@ async fn blocked_infohashes_are_never_connected_to_and_late_lists_purge() {
         ..LabConfig::default()
     })
     .await;
-    let hashes: Vec<[u8; 20]> = lab.torrents().iter().map(|t| t.info_hash).collect();
+    let hashes: Vec<InfoHash> = lab.torrents().iter().map(|t| t.info_hash).collect();
     let (blocked, allowed) = hashes.split_at(BLOCKED);
 
     let lists = tempfile::tempdir().unwrap();
@@ -85,11 +85,7 @@ async fn blocked_infohashes_are_never_connected_to_and_late_lists_purge() {
     let m = crawler.metrics();
     let stored_allowed = allowed
         .iter()
-        .filter(|h| {
-            store::Store::get(&reader, &InfoHash(**h))
-                .unwrap()
-                .is_some()
-        })
+        .filter(|h| store::Store::get(&reader, h).unwrap().is_some())
         .count();
     eprintln!(
         "{stored_allowed}/{} allowed torrents stored; prefetch drops {}; filter metrics:\n{}",
@@ -106,14 +102,12 @@ async fn blocked_infohashes_are_never_connected_to_and_late_lists_purge() {
     );
     for h in blocked {
         assert_eq!(lab.connects(h), 0, "a blocked infohash was connected to");
-        assert!(store::Store::get(&reader, &InfoHash(*h)).unwrap().is_none());
+        assert!(store::Store::get(&reader, h).unwrap().is_none());
     }
     // Control: the allowed ones were connected to.
     assert!(allowed.iter().all(|h| lab.connects(h) > 0));
     // The default rules classified every stored torrent.
-    let t = store::Store::get(&reader, &InfoHash(allowed[0]))
-        .unwrap()
-        .unwrap();
+    let t = store::Store::get(&reader, &allowed[0]).unwrap().unwrap();
     assert!(
         t.content_type.is_some(),
         "stored torrents carry a content type"
@@ -123,15 +117,13 @@ async fn blocked_infohashes_are_never_connected_to_and_late_lists_purge() {
     let victim = allowed[0];
     write_list(&list_b, &[victim]);
     let purged = until(Duration::from_secs(30), || {
-        store::Store::get(&reader, &InfoHash(victim))
-            .unwrap()
-            .is_none()
+        store::Store::get(&reader, &victim).unwrap().is_none()
     })
     .await;
     assert!(purged, "the late list purged the stored torrent");
     // Deleted, and not written to the store's own blocklist (that would reveal the raw
     // infohash a double-hash list hides); the pre-fetch check keeps it out.
-    assert!(!store::Store::is_blocked(&reader, &InfoHash(victim)).unwrap());
+    assert!(!store::Store::is_blocked(&reader, &victim).unwrap());
     assert!(
         filters
             .metrics

@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
+use infohash::InfoHash;
 use krpc::{Id20, Kind, Message, Method, NodeInfo, Query, Response};
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -198,7 +199,7 @@ impl Engine {
     }
 
     /// Infohashes in the peer store.
-    pub fn stored_infohashes(&self) -> impl Iterator<Item = &Id20> {
+    pub fn stored_infohashes(&self) -> impl Iterator<Item = &InfoHash> {
         self.store.infohashes()
     }
 
@@ -268,11 +269,12 @@ impl Engine {
     pub fn get_peers(
         &mut self,
         now: Instant,
-        info_hash: Id20,
+        info_hash: InfoHash,
         scrape: bool,
         seeds: &[SocketAddr],
     ) -> Result<LookupId, Busy> {
-        self.start_lookup(now, info_hash, LookupKind::GetPeers { scrape }, seeds)
+        let target = Id20::from(info_hash);
+        self.start_lookup(now, target, LookupKind::GetPeers { scrape }, seeds)
     }
 
     /// Sends one `ping` to `addr`.
@@ -305,7 +307,7 @@ impl Engine {
         &mut self,
         now: Instant,
         addr: SocketAddr,
-        info_hash: Id20,
+        info_hash: InfoHash,
         scrape: bool,
     ) -> Result<QueryId, Busy> {
         self.direct(now, addr, Outgoing::GetPeers { info_hash, scrape })
@@ -316,7 +318,7 @@ impl Engine {
         &mut self,
         now: Instant,
         addr: SocketAddr,
-        info_hash: Id20,
+        info_hash: InfoHash,
         port: Option<u16>,
         token: Vec<u8>,
     ) -> Result<QueryId, Busy> {
@@ -333,7 +335,7 @@ impl Engine {
     pub fn add_local_peer(
         &mut self,
         now: Instant,
-        info_hash: Id20,
+        info_hash: InfoHash,
         peer: SocketAddr,
         seed: bool,
     ) -> bool {
@@ -613,7 +615,7 @@ impl Engine {
             let out = match kind {
                 LookupKind::FindNode => Outgoing::FindNode(target),
                 LookupKind::GetPeers { .. } => Outgoing::GetPeers {
-                    info_hash: target,
+                    info_hash: target.into(),
                     scrape: scrape_phase,
                 },
             };

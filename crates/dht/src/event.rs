@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 
+use infohash::InfoHash;
 use krpc::{Id20, NodeInfo};
 
 /// Handle of a single query started with one of the engine's direct-query commands.
@@ -37,7 +38,7 @@ pub struct Reply {
     /// Write token.
     pub token: Option<Vec<u8>>,
     /// BEP-51 samples.
-    pub samples: Vec<Id20>,
+    pub samples: Vec<InfoHash>,
     /// BEP-51 interval (seconds).
     pub interval: Option<i64>,
     /// BEP-51 num.
@@ -67,7 +68,7 @@ pub enum QueryFailure {
 pub struct LookupResult {
     /// The handle returned when it started.
     pub id: LookupId,
-    /// The target id or infohash.
+    /// The target id, or a get_peers lookup's infohash as a key (`InfoHash::from(target)`).
     pub target: Id20,
     /// Up to K closest nodes that answered, closest first, with their write tokens.
     pub closest: Vec<(NodeInfo, Option<Vec<u8>>)>,
@@ -113,7 +114,7 @@ pub enum Event {
         /// The responder.
         from: NodeInfo,
         /// The infohashes.
-        hashes: Vec<Id20>,
+        hashes: Vec<InfoHash>,
         /// Seconds before its sample changes.
         interval: Option<i64>,
         /// How many infohashes it stores.
@@ -124,7 +125,7 @@ pub enum Event {
     /// A peer announced itself to us.
     Announced {
         /// The torrent.
-        info_hash: Id20,
+        info_hash: InfoHash,
         /// The peer's address.
         peer: SocketAddr,
     },

@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use krpc::{Id20, ScrapeFilter};
+use infohash::InfoHash;
+use krpc::ScrapeFilter;
 use rand::RngCore;
 
 /// Most hashes in one BEP-51 sample (20 x 20 bytes keeps the reply well inside one datagram).
@@ -20,11 +21,11 @@ struct StoredPeer {
 /// Announced peers per infohash, capped in torrents and peers per torrent.
 #[derive(Debug)]
 pub(crate) struct PeerStore {
-    torrents: BTreeMap<Id20, Vec<StoredPeer>>,
+    torrents: BTreeMap<InfoHash, Vec<StoredPeer>>,
     max_torrents: usize,
     max_peers: usize,
     ttl: Duration,
-    sample: Vec<Id20>,
+    sample: Vec<InfoHash>,
     sample_until: Option<Instant>,
     sample_interval: Duration,
 }
@@ -56,7 +57,7 @@ impl PeerStore {
     /// Records `peer` for `info_hash`. Returns false when the store is full.
     pub(crate) fn announce(
         &mut self,
-        info_hash: Id20,
+        info_hash: InfoHash,
         peer: SocketAddr,
         seed: bool,
         now: Instant,
@@ -96,7 +97,7 @@ impl PeerStore {
     /// Up to `max` peers of `info_hash` (leaving out seeds when `noseed`).
     pub(crate) fn peers(
         &self,
-        info_hash: &Id20,
+        info_hash: &InfoHash,
         noseed: bool,
         max: usize,
         now: Instant,
@@ -116,7 +117,7 @@ impl PeerStore {
     /// BEP-33 filters (seeds, downloaders) for `info_hash`.
     pub(crate) fn scrape(
         &self,
-        info_hash: &Id20,
+        info_hash: &InfoHash,
         now: Instant,
     ) -> Option<(ScrapeFilter, ScrapeFilter)> {
         let ps = self.torrents.get(info_hash)?;
@@ -141,7 +142,7 @@ impl PeerStore {
     }
 
     /// The current BEP-51 sample: up to 20 random stored infohashes, redrawn once per interval.
-    pub(crate) fn sample(&mut self, now: Instant, rng: &mut impl RngCore) -> &[Id20] {
+    pub(crate) fn sample(&mut self, now: Instant, rng: &mut impl RngCore) -> &[InfoHash] {
         let stale = self.sample_until.is_none_or(|t| now >= t)
             || (self.sample.is_empty() && !self.torrents.is_empty());
         if stale {
@@ -168,7 +169,7 @@ impl PeerStore {
     }
 
     /// All stored infohashes.
-    pub(crate) fn infohashes(&self) -> impl Iterator<Item = &Id20> {
+    pub(crate) fn infohashes(&self) -> impl Iterator<Item = &InfoHash> {
         self.torrents.keys()
     }
 }
@@ -183,14 +184,25 @@ mod tests {
         let now = Instant::now();
         let mut s = PeerStore::new(2, 2, Duration::from_secs(10), Duration::from_secs(60));
         let p = |i: u8| SocketAddr::from(([10, 0, 0, i], 1000));
-        assert!(s.announce(Id20([1; 20]), p(1), false, now));
-        assert!(s.announce(Id20([2; 20]), p(1), true, now));
-        assert!(!s.announce(Id20([3; 20]), p(1), false, now), "torrent cap");
+        assert!(s.announce(InfoHash::v1([1; 20]), p(1), false, now));
+        assert!(s.announce(InfoHash::v1([2; 20]), p(1), true, now));
+        assert!(
+            !s.announce(InfoHash::v1([3; 20]), p(1), false, now),
+            "torrent cap"
+        );
         for i in 2..10 {
-            s.announce(Id20([1; 20]), p(i), false, now);
+            s.announce(InfoHash::v1([1; 20]), p(i), false, now);
         }
-        assert_eq!(s.peers(&Id20([1; 20]), false, 50, now).len(), 2, "peer cap");
-        assert_eq!(s.peers(&Id20([2; 20]), true, 50, now).len(), 0, "noseed");
+        assert_eq!(
+            s.peers(&InfoHash::v1([1; 20]), false, 50, now).len(),
+            2,
+            "peer cap"
+        );
+        assert_eq!(
+            s.peers(&InfoHash::v1([2; 20]), true, 50, now).len(),
+            0,
+            "noseed"
+        );
         s.expire(now + Duration::from_secs(11));
         assert_eq!(s.len(), 0);
     }
@@ -202,7 +214,7 @@ mod tests {
         let mut s = PeerStore::new(1000, 10, Duration::from_secs(3600), Duration::from_secs(60));
         for i in 0..100u8 {
             s.announce(
-                Id20([i; 20]),
+                InfoHash::v1([i; 20]),
                 SocketAddr::from(([10, 0, 0, 1], 1)),
                 false,
                 now,

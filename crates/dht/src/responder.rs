@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
+use infohash::InfoHash;
 use krpc::{
     ErrorReply, Id20, Kind, Message, Method, NodeInfo, Nodes, Peers, Response, Samples, Want,
     error_code,
@@ -63,7 +64,7 @@ impl Engine {
                     }
                 }
                 if peers.is_empty() {
-                    nodes = closest(self, &info_hash, &want);
+                    nodes = closest(self, &Id20::from(info_hash), &want);
                     resp.nodes = Nodes::Infos(&nodes);
                     resp.nodes6 = Nodes::Infos(&nodes);
                 } else {
@@ -96,7 +97,7 @@ impl Engine {
                     .store
                     .sample(now, &mut self.rng)
                     .iter()
-                    .flat_map(|h| h.0)
+                    .flat_map(InfoHash::dht_key)
                     .collect();
                 resp.samples = Samples::new(&samples);
                 resp.interval = Some(self.cfg.sample_interval.as_secs() as i64);
@@ -107,7 +108,7 @@ impl Engine {
             }
             Method::Unknown {
                 target, info_hash, ..
-            } => match target.or(info_hash) {
+            } => match target.or(info_hash.map(Id20::from)) {
                 // BEP-5: answer unknown methods that carry a target like find_node.
                 Some(t) => {
                     nodes = closest(self, &t, &Want::default());

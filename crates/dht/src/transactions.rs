@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::time::Instant;
 
+use infohash::InfoHash;
 use krpc::Id20;
 
 use crate::event::{LookupId, QueryId};
@@ -34,7 +35,7 @@ pub(crate) enum Outgoing {
     /// `get_peers`
     GetPeers {
         /// The torrent.
-        info_hash: Id20,
+        info_hash: InfoHash,
         /// BEP-33 scrape.
         scrape: bool,
     },
@@ -43,7 +44,7 @@ pub(crate) enum Outgoing {
     /// `announce_peer`
     Announce {
         /// The torrent.
-        info_hash: Id20,
+        info_hash: InfoHash,
         /// Our peer port.
         port: u16,
         /// Use the UDP source port.

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use dht::{Config, Engine, Event, Id20, IdCheck, QueryFailure, Rate};
+use infohash::InfoHash;
 use krpc::{Kind, Message, Method, Query};
 
 fn addr(s: &str) -> SocketAddr {
@@ -101,7 +102,7 @@ fn get_peers_token_announce_roundtrip() {
     let now = Instant::now();
     let mut a = engine(1, "10.0.0.1:6881", |_| {});
     let mut b = engine(2, "10.0.0.2:6881", |_| {});
-    let hash = Id20([0xab; 20]);
+    let hash = InfoHash::v1([0xab; 20]);
     let q = a.get_peers_at(now, b.local_addr(), hash, false).unwrap();
     shuttle(now, &mut [&mut a, &mut b]);
     let token = events(&mut a)
@@ -148,7 +149,7 @@ fn sample_infohashes_answers_bep51() {
         c.sample_interval = Duration::from_secs(60)
     });
     for i in 0..30u8 {
-        b.add_local_peer(now, Id20([i; 20]), addr("10.9.9.9:1"), true);
+        b.add_local_peer(now, InfoHash::v1([i; 20]), addr("10.9.9.9:1"), true);
     }
     let q = a.sample(now, b.local_addr(), Id20::ZERO).unwrap();
     shuttle(now, &mut [&mut a, &mut b]);
@@ -398,7 +399,7 @@ fn lookup_over_three_nodes_finds_peers() {
     // b knows c; a bootstraps from b only.
     b.ping(now, c.local_addr()).unwrap();
     shuttle(now, &mut [&mut a, &mut b, &mut c]);
-    let hash = Id20([7; 20]);
+    let hash = InfoHash::v1([7; 20]);
     c.add_local_peer(now, hash, addr("10.7.7.7:7777"), true);
     a.bootstrap(now, &[b.local_addr()]).unwrap();
     shuttle(now, &mut [&mut a, &mut b, &mut c]);

@@ -13,6 +13,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use dht::Id20;
+use infohash::InfoHash;
 use net::{Node, NodeConfig};
 use serde_json::json;
 use support::Swarm;
@@ -47,7 +48,7 @@ async fn wait_table(node: &Node, want: usize, limit: Duration) -> usize {
     }
 }
 
-fn hex_id(s: &str) -> Id20 {
+fn hex_hash(s: &str) -> InfoHash {
     s.parse().unwrap()
 }
 
@@ -118,7 +119,7 @@ async fn iterative_get_peers_finds_the_seeders_with_a_scrape() {
     wait_table(&node, SWARM_SIZE / 2, Duration::from_secs(20)).await;
 
     let r = node
-        .lookup_peers(hex_id(&hash), true, vec![])
+        .lookup_peers(hex_hash(&hash), true, vec![])
         .await
         .expect("get_peers lookup");
     let found: BTreeSet<SocketAddr> = r.peers.iter().copied().collect();
@@ -141,7 +142,7 @@ async fn iterative_get_peers_finds_the_seeders_with_a_scrape() {
 async fn sample_infohashes_returns_what_libtorrent_stores() {
     let swarm = Swarm::start(SWARM_SIZE, "127.0.0.70", 6881, &[]);
     let nodes = swarm.node_addrs();
-    let known: BTreeSet<Id20> = swarm.infohashes().iter().map(|h| hex_id(h)).collect();
+    let known: BTreeSet<InfoHash> = swarm.infohashes().iter().map(|h| hex_hash(h)).collect();
     let node = our_node("127.0.1.3", true, 3).await;
     let mut sampled = BTreeSet::new();
     let mut replies = 0;
@@ -257,7 +258,7 @@ async fn heavy_crawl_stays_under_libtorrents_real_dos_limit() {
     let mut tasks = tokio::task::JoinSet::new();
     for h in &hashes {
         let n = node.clone();
-        let h = hex_id(h);
+        let h = hex_hash(h);
         tasks.spawn(async move { n.lookup_peers(h, true, vec![]).await.is_ok() });
     }
     for (i, a) in nodes.iter().enumerate() {

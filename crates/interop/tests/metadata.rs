@@ -14,7 +14,7 @@ mod support;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use dht::Id20;
+use infohash::InfoHash;
 use net::peerwire::extension::{ExtHandshake, HANDSHAKE_ID, encode_ext_handshake};
 use net::peerwire::handshake::{HANDSHAKE_LEN, Handshake, encode_handshake};
 use net::peerwire::message::{EXTENDED, Header, parse_header};
@@ -43,7 +43,7 @@ async fn connect_from(ip: &str, peer: SocketAddr) -> TcpStream {
         .expect("connect to the libtorrent seeder")
 }
 
-async fn fetch_from(peer: SocketAddr, info_hash: [u8; 20]) -> Result<Metadata, String> {
+async fn fetch_from(peer: SocketAddr, info_hash: InfoHash) -> Result<Metadata, String> {
     let stream = connect_from(OUR_IP, peer).await;
     tokio::time::timeout(
         LIMIT,
@@ -54,8 +54,8 @@ async fn fetch_from(peer: SocketAddr, info_hash: [u8; 20]) -> Result<Metadata, S
     .map_err(|e| format!("{} ({e})", e.cause()))
 }
 
-fn hash_of(t: &Value) -> [u8; 20] {
-    t["infohash"].as_str().unwrap().parse::<Id20>().unwrap().0
+fn hash_of(t: &Value) -> InfoHash {
+    t["infohash"].as_str().unwrap().parse().unwrap()
 }
 
 fn seeders(t: &Value) -> Vec<SocketAddr> {
@@ -79,7 +79,11 @@ fn all_torrents(swarm: &Swarm) -> Vec<Value> {
 fn check(t: &Value, m: &Metadata) {
     let hash = hash_of(t);
     let sha1: [u8; 20] = Sha1::digest(&m.info_bytes).into();
-    assert_eq!(sha1, hash, "SHA-1 of the fetched bytes is the infohash");
+    assert_eq!(
+        sha1,
+        hash.dht_key(),
+        "SHA-1 of the fetched bytes is the infohash"
+    );
     let i = &m.info;
     assert_eq!(i.name, t["name"].as_str().unwrap());
     assert_eq!(i.total_size, t["total_size"].as_u64().unwrap());
@@ -220,7 +224,9 @@ async fn fetches_every_torrent_from_its_libtorrent_seeders() {
     // 4. A torrent the peer does not have: libtorrent hangs up without a handshake, which we
     //    count as a handshake failure (not as a transfer cut short).
     let seeder = seeders(&torrents[0])[0];
-    let err = fetch_from(seeder, [0x5a; 20]).await.unwrap_err();
+    let err = fetch_from(seeder, InfoHash::v1([0x5a; 20]))
+        .await
+        .unwrap_err();
     assert!(err.starts_with("handshake ("), "{err}");
 
     // 5. The DHT DoS blocker counts UDP packets per source IP; metadata is TCP. Our fetching
@@ -266,7 +272,7 @@ async fn libtorrent_metadata_behaviour() {
     let peer = seeders(&t)[0];
     let hash = hash_of(&t);
     let mut s = connect_from(PROBE_IP, peer).await;
-    let mut out = encode_handshake(&hash, b"-BA0001-probeprobe00").to_vec();
+    let mut out = encode_handshake(&hash.dht_key(), b"-BA0001-probeprobe00").to_vec();
     encode_ext_handshake(&mut out, OUR_UT_METADATA_ID, None, Some(b"BitAgent probe"));
     s.write_all(&out).await.unwrap();
 
@@ -276,7 +282,7 @@ async fn libtorrent_metadata_behaviour() {
         .await
         .expect("handshake");
     let hs = Handshake::parse(&hs).unwrap();
-    assert_eq!(hs.info_hash, hash);
+    assert_eq!(hs.info_hash, hash.dht_key());
     assert!(hs.supports_extensions());
     eprintln!(
         "libtorrent handshake: reserved {:02x?}, peer id {:?}",

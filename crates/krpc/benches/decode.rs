@@ -88,7 +88,7 @@ fn message(rng: &mut Rng, k: usize) -> Vec<u8> {
         2 => Kind::Query(Query {
             id: rng.id(),
             method: Method::GetPeers {
-                info_hash: rng.id(),
+                info_hash: rng.id().into(),
                 want: Default::default(),
                 noseed: false,
                 scrape: false,
@@ -164,13 +164,13 @@ fn ours(buf: &[u8]) -> u64 {
         Kind::Query(q) => {
             acc = fold_id(acc, &q.id);
             match q.method {
-                Method::GetPeers { info_hash, .. } => acc = fold_id(acc, &info_hash),
+                Method::GetPeers { info_hash, .. } => acc = fold_id(acc, &info_hash.into()),
                 Method::FindNode { target, .. } | Method::SampleInfohashes { target, .. } => {
                     acc = fold_id(acc, &target)
                 }
                 Method::AnnouncePeer {
                     info_hash, port, ..
-                } => acc = fold_id(acc, &info_hash) + u64::from(port),
+                } => acc = fold_id(acc, &info_hash.into()) + u64::from(port),
                 Method::Ping | Method::Unknown { .. } => acc += 1,
             }
         }
@@ -184,7 +184,7 @@ fn ours(buf: &[u8]) -> u64 {
             }
             if let Some(s) = r.samples {
                 for h in s.iter() {
-                    acc = fold_id(acc, &h);
+                    acc = fold_id(acc, &h.into());
                 }
             }
             acc += r.token.map_or(0, <[u8]>::len) as u64;

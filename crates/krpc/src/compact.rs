@@ -3,6 +3,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use bencode::List;
+use infohash::InfoHash;
 
 use crate::Id20;
 
@@ -225,9 +226,9 @@ impl<'a> Samples<'a> {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
-    /// Iterates the hashes.
-    pub fn iter(&self) -> impl Iterator<Item = Id20> + 'a {
-        self.0.chunks_exact(20).filter_map(Id20::from_slice)
+    /// Iterates the hashes (each 20-byte key read as a v1 infohash).
+    pub fn iter(&self) -> impl Iterator<Item = InfoHash> + 'a {
+        self.0.chunks_exact(20).filter_map(InfoHash::from_v1_slice)
     }
 }
 

@@ -1,6 +1,7 @@
 //! Decoding KRPC messages from datagram bytes.
 
 use bencode::{Dict, Value};
+use infohash::InfoHash;
 
 use crate::compact::{NODE_V4_LEN, NODE_V6_LEN, PEER_V4_LEN, PEER_V6_LEN, decode_compact_addr};
 use crate::message::{ErrorReply, Kind, Message, Method, Query, Response, Want};
@@ -53,6 +54,14 @@ fn id20(v: Value<'_>, field: &'static str) -> Result<Id20, DecodeError> {
     let b = bytes(v, field)?;
     Id20::from_slice(b).ok_or(BadLength {
         field,
+        len: b.len() as i64,
+    })
+}
+
+fn infohash(v: Value<'_>) -> Result<InfoHash, DecodeError> {
+    let b = bytes(v, "info_hash")?;
+    InfoHash::from_v1_slice(b).ok_or(BadLength {
+        field: "info_hash",
         len: b.len() as i64,
     })
 }
@@ -188,13 +197,13 @@ fn decode_query<'a>(name: &'a [u8], args: Dict<'a>) -> Result<Query<'a>, DecodeE
             want: w,
         },
         b"get_peers" => Method::GetPeers {
-            info_hash: id20(info_hash.ok_or(Missing("info_hash"))?, "info_hash")?,
+            info_hash: infohash(info_hash.ok_or(Missing("info_hash"))?)?,
             want: w,
             noseed,
             scrape,
         },
         b"announce_peer" => {
-            let info_hash = id20(info_hash.ok_or(Missing("info_hash"))?, "info_hash")?;
+            let info_hash = infohash(info_hash.ok_or(Missing("info_hash"))?)?;
             let token = token.ok_or(Missing("token"))?;
             if token.len() > MAX_TOKEN_LEN {
                 return Err(BadLength {
@@ -230,7 +239,7 @@ fn decode_query<'a>(name: &'a [u8], args: Dict<'a>) -> Result<Query<'a>, DecodeE
             target: target.and_then(|v| v.as_bytes()).and_then(Id20::from_slice),
             info_hash: info_hash
                 .and_then(|v| v.as_bytes())
-                .and_then(Id20::from_slice),
+                .and_then(InfoHash::from_v1_slice),
         },
     };
     Ok(Query { id, method })

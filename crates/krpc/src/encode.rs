@@ -84,7 +84,7 @@ fn encode_args<S: Sink + ?Sized>(e: &mut Encoder<'_, S>, q: &Query<'_>) -> Resul
             noseed,
             scrape,
         } => {
-            e.kv_bytes(b"info_hash", &info_hash.0)?;
+            e.kv_bytes(b"info_hash", &info_hash.dht_key())?;
             if *noseed {
                 e.kv_int(b"noseed", 1)?;
             }
@@ -103,7 +103,7 @@ fn encode_args<S: Sink + ?Sized>(e: &mut Encoder<'_, S>, q: &Query<'_>) -> Resul
             if *implied_port {
                 e.kv_int(b"implied_port", 1)?;
             }
-            e.kv_bytes(b"info_hash", &info_hash.0)?;
+            e.kv_bytes(b"info_hash", &info_hash.dht_key())?;
             e.kv_int(b"port", i64::from(*port))?;
             if *seed {
                 e.kv_int(b"seed", 1)?;
@@ -114,7 +114,7 @@ fn encode_args<S: Sink + ?Sized>(e: &mut Encoder<'_, S>, q: &Query<'_>) -> Resul
             info_hash, target, ..
         } => {
             if let Some(h) = info_hash {
-                e.kv_bytes(b"info_hash", &h.0)?;
+                e.kv_bytes(b"info_hash", &h.dht_key())?;
             }
             if let Some(t) = target {
                 e.kv_bytes(b"target", &t.0)?;

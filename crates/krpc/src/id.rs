@@ -1,9 +1,15 @@
 //! 160-bit identifiers: node ids and infohashes share one keyspace.
+//!
+//! A torrent is named by [`InfoHash`] everywhere; [`Id20`] is the keyspace (node ids, lookup
+//! targets, XOR distance). The two conversions between them live here and nowhere else.
 
 use std::fmt;
 use std::str::FromStr;
 
-/// A 160-bit DHT key: a node id, an infohash, or a lookup target.
+use infohash::InfoHash;
+
+/// A 160-bit DHT key: a node id or a lookup target (a torrent's key is
+/// [`InfoHash::dht_key`], converted with `Id20::from(info_hash)`).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct Id20(pub [u8; 20]);
 
@@ -92,6 +98,21 @@ impl FromStr for Id20 {
     }
 }
 
+/// The point of the keyspace a torrent lives at: its [`InfoHash::dht_key`].
+impl From<InfoHash> for Id20 {
+    fn from(info_hash: InfoHash) -> Self {
+        Self(info_hash.dht_key())
+    }
+}
+
+/// A 20-byte DHT key read as a torrent. Only BitTorrent v1 exists today, so the key is read as
+/// a v1 infohash; once v2 exists, a key alone cannot tell a v1 hash from a truncated v2 one.
+impl From<Id20> for InfoHash {
+    fn from(id: Id20) -> Self {
+        Self::v1(id.0)
+    }
+}
+
 impl fmt::Debug for Id20 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.to_hex())
@@ -130,5 +151,12 @@ mod tests {
         assert!(b.bit(3) && !b.bit(2));
         assert_eq!(a.distance(&b), b);
         assert!(a.distance(&b) < a.distance(&Id20::MAX));
+    }
+
+    #[test]
+    fn infohash_converts_through_its_dht_key() {
+        let h = InfoHash::v1([9; 20]);
+        assert_eq!(Id20::from(h), Id20([9; 20]));
+        assert_eq!(InfoHash::from(Id20([9; 20])), h);
     }
 }

@@ -2,6 +2,8 @@
 
 use std::net::SocketAddr;
 
+use infohash::InfoHash;
+
 use crate::{Id20, Nodes, Peers, Samples};
 
 /// Standard KRPC error codes (BEP-5).
@@ -82,7 +84,7 @@ pub enum Method<'a> {
     /// `get_peers`
     GetPeers {
         /// The torrent.
-        info_hash: Id20,
+        info_hash: InfoHash,
         /// BEP-32 families wanted.
         want: Want,
         /// BEP-33 `noseed=1`: leave seeds out of `values`.
@@ -93,7 +95,7 @@ pub enum Method<'a> {
     /// `announce_peer`
     AnnouncePeer {
         /// The torrent.
-        info_hash: Id20,
+        info_hash: InfoHash,
         /// The announced port (ignored when `implied_port`).
         port: u16,
         /// Use the UDP source port instead of `port`.
@@ -118,7 +120,7 @@ pub enum Method<'a> {
         /// `a.target`, if present and 20 bytes.
         target: Option<Id20>,
         /// `a.info_hash`, if present and 20 bytes.
-        info_hash: Option<Id20>,
+        info_hash: Option<InfoHash>,
     },
 }
 

@@ -10,6 +10,7 @@ mod vectors;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+use infohash::InfoHash;
 use krpc::{
     DecodeError, ErrorReply, Id20, Kind, Message, Method, NodeInfo, Nodes, Peers, Query, Response,
     Samples, Want,
@@ -48,6 +49,10 @@ fn response<'a>(m: &Message<'a>) -> Response<'a> {
 
 fn id(b: &[u8; 20]) -> Id20 {
     Id20(*b)
+}
+
+fn ih(b: &[u8; 20]) -> InfoHash {
+    InfoHash::v1(*b)
 }
 
 fn addr(s: &str) -> SocketAddr {
@@ -187,7 +192,7 @@ fn bep5_get_peers_query() {
         Query {
             id: id(ID_A),
             method: Method::GetPeers {
-                info_hash: id(ID_M),
+                info_hash: ih(ID_M),
                 want: Want::default(),
                 noseed: false,
                 scrape: false,
@@ -235,7 +240,7 @@ fn bep5_announce_peer_query() {
         Query {
             id: id(ID_A),
             method: Method::AnnouncePeer {
-                info_hash: id(ID_M),
+                info_hash: ih(ID_M),
                 port: 6881,
                 implied_port: true,
                 token: b"aoeusnth",
@@ -277,7 +282,7 @@ fn bep5_version_key() {
     assert!(!m.read_only);
     assert!(matches!(
         query(&m).method,
-        Method::GetPeers { info_hash, .. } if info_hash == id(ID_M)
+        Method::GetPeers { info_hash, .. } if info_hash == ih(ID_M)
     ));
 }
 
@@ -346,9 +351,9 @@ fn bep51_sample_infohashes_response() {
     assert_eq!(
         s.iter().collect::<Vec<_>>(),
         vec![
-            id(b"sample-infohash-0001"),
-            id(b"sample-infohash-0002"),
-            id(b"sample-infohash-0003")
+            ih(b"sample-infohash-0001"),
+            ih(b"sample-infohash-0002"),
+            ih(b"sample-infohash-0003")
         ]
     );
     assert_eq!(s.as_bytes(), &samples3()[..]);
@@ -366,7 +371,7 @@ fn bep33_get_peers_scrape_query() {
         Query {
             id: id(ID_A),
             method: Method::GetPeers {
-                info_hash: id(ID_M),
+                info_hash: ih(ID_M),
                 want: Want::default(),
                 noseed: true,
                 scrape: true,
@@ -404,7 +409,7 @@ fn bep33_announce_peer_seed() {
         Query {
             id: id(ID_A),
             method: Method::AnnouncePeer {
-                info_hash: id(ID_M),
+                info_hash: ih(ID_M),
                 port: 51413,
                 implied_port: false,
                 token: b"aoeusnth",
@@ -543,7 +548,7 @@ fn libtorrent_get_peers_query() {
         Query {
             id: id(ID_A),
             method: Method::GetPeers {
-                info_hash: id(ID_M),
+                info_hash: ih(ID_M),
                 want: Want::default(),
                 noseed: false,
                 scrape: false,
@@ -957,7 +962,7 @@ fn unknown_method_with_target() {
         Method::Unknown {
             name: b"get",
             target: None,
-            info_hash: Some(id(ID_M))
+            info_hash: Some(ih(ID_M))
         }
     );
     let bytes = b"d1:ad2:id20:abcdefghij01234567896:target3:abce1:q3:put1:t2:aa1:y1:qe";
@@ -1175,7 +1180,7 @@ impl Pool {
             2 => Kind::Query(Query {
                 id: rng.id(),
                 method: Method::GetPeers {
-                    info_hash: rng.id(),
+                    info_hash: rng.id().into(),
                     want,
                     noseed: rng.coin(),
                     scrape: rng.coin(),
@@ -1184,7 +1189,7 @@ impl Pool {
             3 => Kind::Query(Query {
                 id: rng.id(),
                 method: Method::AnnouncePeer {
-                    info_hash: rng.id(),
+                    info_hash: rng.id().into(),
                     port: rng.next() as u16,
                     implied_port: rng.coin(),
                     token: &self.token,
@@ -1203,7 +1208,7 @@ impl Pool {
                 method: Method::Unknown {
                     name: &self.name,
                     target: rng.coin().then(|| rng.id()),
-                    info_hash: rng.coin().then(|| rng.id()),
+                    info_hash: rng.coin().then(|| rng.id().into()),
                 },
             }),
             6 => {

@@ -31,6 +31,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use infohash::InfoHash;
 use peerwire::SERVE_UT_METADATA_ID;
 use peerwire::extension::{self, ExtHandshake, encode_ext_handshake};
 use peerwire::handshake::{self, HANDSHAKE_LEN, Handshake, encode_handshake_with};
@@ -242,7 +243,7 @@ struct Shared {
 struct Script {
     kind: Hostility,
     info: Vec<u8>,
-    info_hash: [u8; 20],
+    info_hash: InfoHash,
     config: HostileConfig,
 }
 
@@ -255,7 +256,7 @@ struct Script {
 pub struct HostilePeer {
     addr: SocketAddr,
     kind: Hostility,
-    info_hash: [u8; 20],
+    info_hash: InfoHash,
     shared: Arc<Shared>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
@@ -287,7 +288,7 @@ impl HostilePeer {
         }
         let listener = TcpListener::bind(bind).await?;
         let addr = listener.local_addr()?;
-        let info_hash: [u8; 20] = Sha1::digest(&info_bytes).into();
+        let info_hash = InfoHash::v1(Sha1::digest(&info_bytes).into());
         let shared = Arc::new(Shared {
             connections: AtomicU64::new(0),
             active: watch::Sender::new(0),
@@ -321,7 +322,7 @@ impl HostilePeer {
     }
 
     /// The SHA-1 of its `info_bytes`: the info hash to fetch from it.
-    pub fn info_hash(&self) -> [u8; 20] {
+    pub fn info_hash(&self) -> InfoHash {
         self.info_hash
     }
 
@@ -533,7 +534,7 @@ impl Conn {
                 }
                 return;
             }
-            Hostility::Honest if theirs.info_hash != self.script.info_hash => return,
+            Hostility::Honest if theirs.info_hash != self.script.info_hash.dht_key() => return,
             _ => {}
         }
         let mut answer_hash = theirs.info_hash;

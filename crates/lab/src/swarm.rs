@@ -54,6 +54,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use dht::Id20;
+use infohash::InfoHash;
 use net::{Node, NodeConfig};
 use peerwire::MetadataServe;
 use peerwire::handshake::{self, HANDSHAKE_LEN, Handshake};
@@ -183,7 +184,7 @@ pub enum LabError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LabTorrent {
     /// SHA-1 of the info dictionary.
-    pub info_hash: [u8; 20],
+    pub info_hash: InfoHash,
     /// The torrent's name.
     pub name: String,
     /// Sum of the file sizes.
@@ -251,7 +252,7 @@ pub struct StartupReport {
 #[derive(Debug)]
 struct Shared {
     torrents: Vec<LabTorrent>,
-    index: HashMap<[u8; 20], usize>,
+    index: HashMap<InfoHash, usize>,
     connects: Vec<AtomicU64>,
     total_connects: AtomicU64,
     unknown_connects: AtomicU64,
@@ -336,7 +337,7 @@ impl Lab {
         };
         let mut servers = JoinSet::new();
         for (i, listener) in listeners.into_iter().enumerate() {
-            let seeds: HashMap<[u8; 20], usize> = plan.seeded_by[i]
+            let seeds: HashMap<InfoHash, usize> = plan.seeded_by[i]
                 .iter()
                 .map(|&t| (shared.torrents[t].info_hash, t))
                 .collect();
@@ -422,14 +423,14 @@ impl Lab {
     }
 
     /// The lab torrent with this infohash.
-    pub fn torrent(&self, info_hash: &[u8; 20]) -> Option<&LabTorrent> {
+    pub fn torrent(&self, info_hash: &InfoHash) -> Option<&LabTorrent> {
         let i = *self.shared.index.get(info_hash)?;
         self.shared.torrents.get(i)
     }
 
     /// TCP connections (to any node) whose handshake asked for `info_hash`; 0 for hashes
     /// that are not the lab's.
-    pub fn connects(&self, info_hash: &[u8; 20]) -> u64 {
+    pub fn connects(&self, info_hash: &InfoHash) -> u64 {
         self.shared
             .index
             .get(info_hash)
@@ -598,7 +599,7 @@ async fn bind_pair(
 #[derive(Debug)]
 struct Plan {
     synth: Vec<SynthTorrent>,
-    hashes: Vec<[u8; 20]>,
+    hashes: Vec<InfoHash>,
     /// Per torrent: seeding nodes.
     seeders: Vec<Vec<usize>>,
     /// Per torrent: nodes storing its peers, closest first.
@@ -615,7 +616,7 @@ impl Plan {
     fn new(cfg: &LabConfig, ids: &[Id20]) -> Self {
         let n = ids.len();
         let synth = synth::generate(cfg.seed, cfg.torrents);
-        let hashes: Vec<[u8; 20]> = synth.iter().map(SynthTorrent::info_hash).collect();
+        let hashes: Vec<InfoHash> = synth.iter().map(SynthTorrent::info_hash).collect();
         let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x4c41_425f_504c_414e);
         let per = cfg.seeders_per_torrent.min(n);
         let mut seeded_by = vec![Vec::new(); n];
@@ -635,7 +636,7 @@ impl Plan {
         }
         let replicas = hashes
             .iter()
-            .map(|h| closest(ids, &Id20(*h), cfg.replicas, None))
+            .map(|&h| closest(ids, &Id20::from(h), cfg.replicas, None))
             .collect();
         let near = (0..n)
             .map(|i| closest(ids, &ids[i], NEAR, Some(i)))
@@ -690,9 +691,9 @@ impl Plan {
 /// Stores every torrent's seeders on its replica nodes and on the seeders' own nodes, one
 /// task per node (each node's commands in order, nodes in parallel).
 async fn announce(nodes: &[Node], plan: &Plan, shared: &Shared) -> Result<(), LabError> {
-    let mut per_node: Vec<Vec<(Id20, SocketAddr)>> = vec![Vec::new(); nodes.len()];
+    let mut per_node: Vec<Vec<(InfoHash, SocketAddr)>> = vec![Vec::new(); nodes.len()];
     for (t, lt) in shared.torrents.iter().enumerate() {
-        let hash = Id20(lt.info_hash);
+        let hash = lt.info_hash;
         let mut targets = plan.replicas[t].clone();
         for &s in &plan.seeders[t] {
             if !targets.contains(&s) {
@@ -863,7 +864,7 @@ async fn join(
 async fn serve_node(
     listener: TcpListener,
     shared: Arc<Shared>,
-    seeds: HashMap<[u8; 20], usize>,
+    seeds: HashMap<InfoHash, usize>,
     peer_id: [u8; 20],
     max_conns: usize,
     limits: ConnLimits,
@@ -901,7 +902,7 @@ async fn serve_node(
 async fn serve_conn(
     mut stream: TcpStream,
     shared: &Shared,
-    seeds: &HashMap<[u8; 20], usize>,
+    seeds: &HashMap<InfoHash, usize>,
     peer_id: [u8; 20],
     idle: Duration,
 ) -> io::Result<()> {
@@ -925,11 +926,12 @@ async fn serve_conn(
         return Ok(());
     };
     shared.total_connects.fetch_add(1, Ordering::Relaxed);
-    match shared.index.get(&hs.info_hash) {
+    let asked = InfoHash::v1(hs.info_hash);
+    match shared.index.get(&asked) {
         Some(&t) => shared.connects[t].fetch_add(1, Ordering::Relaxed),
         None => shared.unknown_connects.fetch_add(1, Ordering::Relaxed),
     };
-    let Some(&t) = seeds.get(&hs.info_hash) else {
+    let Some(&t) = seeds.get(&asked) else {
         return Ok(());
     };
     let info = shared.torrents[t].info_bytes();

@@ -7,6 +7,7 @@ use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
+use infohash::InfoHash;
 use lab::hostile::{
     FLOOD_MESSAGE_LEN, HUGE_METADATA_SIZE, HostileConfig, HostilePeer, Hostility,
     OVER_CAP_METADATA_SIZE,
@@ -79,7 +80,7 @@ struct Observed {
 /// Drives `peerwire::MetadataFetch` over a loopback connection exactly as `net` does (same read
 /// buffer, same drain order), watching its memory after every input. Ends on the fetch's own
 /// deadlines.
-async fn drive_direct(addr: SocketAddr, info_hash: [u8; 20], cfg: FetchConfig) -> Observed {
+async fn drive_direct(addr: SocketAddr, info_hash: InfoHash, cfg: FetchConfig) -> Observed {
     let mut stream = TcpStream::connect(addr).await.expect("connect");
     stream.set_nodelay(true).unwrap();
     let mut fetch = MetadataFetch::new(info_hash, net::peer_id(), cfg, Instant::now());
@@ -246,7 +247,7 @@ async fn honest_peer_hangs_up_on_other_torrents() {
         .unwrap();
     let e = within(fetch_metadata(
         peer.addr(),
-        [7; 20],
+        InfoHash::v1([7; 20]),
         net::peer_id(),
         cfg(),
         CONNECT_TIMEOUT,
@@ -538,7 +539,7 @@ async fn a_client_that_never_stops_sending_is_cut_off() {
         .await
         .unwrap();
     let mut s = TcpStream::connect(peer.addr()).await.unwrap();
-    s.write_all(&encode_handshake(&peer.info_hash(), &[9; 20]))
+    s.write_all(&encode_handshake(&peer.info_hash().dht_key(), &[9; 20]))
         .await
         .unwrap();
     // Keep-alives (zeros) are valid, so only the read budget can stop the peer reading.
@@ -571,13 +572,13 @@ async fn an_idle_client_is_hung_up_on() {
         .await
         .unwrap();
     let mut s = TcpStream::connect(peer.addr()).await.unwrap();
-    s.write_all(&encode_handshake(&peer.info_hash(), &[9; 20]))
+    s.write_all(&encode_handshake(&peer.info_hash().dht_key(), &[9; 20]))
         .await
         .unwrap();
     let got = within(read_to_close(&mut s)).await;
     // Its handshake and extension handshake, then nothing until it hung up.
     assert!(got.len() > HANDSHAKE_LEN, "{} bytes", got.len());
-    assert_eq!(&got[28..48], &peer.info_hash());
+    assert_eq!(got[28..48], peer.info_hash().dht_key());
     within(peer.wait_idle()).await;
     peer.shutdown().await;
 }
@@ -594,7 +595,7 @@ async fn lifetime_bounds_a_busy_connection() {
         .await
         .unwrap();
     let mut s = TcpStream::connect(peer.addr()).await.unwrap();
-    s.write_all(&encode_handshake(&peer.info_hash(), &[9; 20]))
+    s.write_all(&encode_handshake(&peer.info_hash().dht_key(), &[9; 20]))
         .await
         .unwrap();
     let got = within(read_to_close(&mut s)).await;
@@ -613,7 +614,7 @@ async fn connections_over_the_cap_are_closed_at_once() {
     let peer = HostilePeer::start_with(bind(63), info_dict(10), Hostility::Stall, config)
         .await
         .unwrap();
-    let hs = encode_handshake(&peer.info_hash(), &[9; 20]);
+    let hs = encode_handshake(&peer.info_hash().dht_key(), &[9; 20]);
     let mut open = Vec::new();
     for _ in 0..2 {
         let mut s = TcpStream::connect(peer.addr()).await.unwrap();
@@ -641,7 +642,7 @@ async fn shutdown_and_drop_close_everything() {
             .unwrap();
         let addr = peer.addr();
         let mut s = TcpStream::connect(addr).await.unwrap();
-        s.write_all(&encode_handshake(&peer.info_hash(), &[9; 20]))
+        s.write_all(&encode_handshake(&peer.info_hash().dht_key(), &[9; 20]))
             .await
             .unwrap();
         let mut answer = [0u8; HANDSHAKE_LEN];

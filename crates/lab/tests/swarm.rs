@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dht::Id20;
+use infohash::InfoHash;
 use lab::swarm::{Lab, LabConfig, LabTorrent};
 use net::peerwire::FetchConfig;
 use net::peerwire::handshake::encode_handshake;
@@ -70,7 +71,7 @@ async fn a_hundred_nodes_serve_a_thousand_torrents() {
         assert_eq!(a.ip(), want);
     }
     assert_eq!(lab.torrents().len(), 1000);
-    let hashes: HashSet<[u8; 20]> = lab.torrents().iter().map(|t| t.info_hash).collect();
+    let hashes: HashSet<InfoHash> = lab.torrents().iter().map(|t| t.info_hash).collect();
     assert_eq!(hashes.len(), 1000);
     for t in lab.torrents() {
         assert_eq!(t.seeders.len(), 1);
@@ -125,8 +126,8 @@ async fn a_hundred_nodes_serve_a_thousand_torrents() {
         .unwrap();
     handshake_then_eof(not_its_seeder, other.info_hash).await;
     assert_eq!(lab.connects(&other.info_hash), 2);
-    handshake_then_eof(lab.bootstrap(), [0xee; 20]).await;
-    assert_eq!(lab.connects(&[0xee; 20]), 0);
+    handshake_then_eof(lab.bootstrap(), InfoHash::v1([0xee; 20])).await;
+    assert_eq!(lab.connects(&InfoHash::v1([0xee; 20])), 0);
     assert_eq!(lab.unknown_connects(), 1);
     assert_eq!(lab.total_connects(), 1002);
 
@@ -148,10 +149,7 @@ async fn a_hundred_nodes_serve_a_thousand_torrents() {
         assert!(r.reply.num.unwrap_or(0) >= r.reply.samples.len() as i64);
         assert_eq!(r.reply.interval, Some(5));
         for h in &r.reply.samples {
-            assert!(
-                hashes.contains(&h.0),
-                "sampled a hash the lab does not have"
-            );
+            assert!(hashes.contains(h), "sampled a hash the lab does not have");
         }
     }
 
@@ -164,7 +162,7 @@ async fn a_hundred_nodes_serve_a_thousand_torrents() {
     for lt in lab.torrents().iter().step_by(50) {
         let r = within(
             "lookup",
-            client.lookup_peers(Id20(lt.info_hash), false, Vec::new()),
+            client.lookup_peers(lt.info_hash, false, Vec::new()),
         )
         .await
         .expect("lookup runs");
@@ -178,7 +176,7 @@ async fn a_hundred_nodes_serve_a_thousand_torrents() {
     }
     let r = within(
         "lookup",
-        client.lookup_peers(Id20([0xee; 20]), false, Vec::new()),
+        client.lookup_peers(InfoHash::v1([0xee; 20]), false, Vec::new()),
     )
     .await
     .expect("lookup runs");
@@ -190,9 +188,9 @@ async fn a_hundred_nodes_serve_a_thousand_torrents() {
 }
 
 /// Connects, sends a handshake for `hash`, and expects the node to close without a word.
-async fn handshake_then_eof(addr: SocketAddr, hash: [u8; 20]) {
+async fn handshake_then_eof(addr: SocketAddr, hash: InfoHash) {
     let mut s = within("connect", TcpStream::connect(addr)).await.unwrap();
-    s.write_all(&encode_handshake(&hash, &net::peer_id()))
+    s.write_all(&encode_handshake(&hash.dht_key(), &net::peer_id()))
         .await
         .unwrap();
     let mut buf = [0u8; 64];

@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 
 use dht::{Event, Id20, LookupId, LookupResult, NodeInfo};
+use infohash::InfoHash;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::Error;
@@ -27,14 +28,14 @@ pub enum DirectQuery {
     /// `get_peers`, optionally with a BEP-33 scrape.
     GetPeers {
         /// The torrent.
-        info_hash: Id20,
+        info_hash: InfoHash,
         /// Ask for the `BFsd`/`BFpe` bloom filters.
         scrape: bool,
     },
     /// `announce_peer` with a token the responder gave us.
     Announce {
         /// The torrent.
-        info_hash: Id20,
+        info_hash: InfoHash,
         /// Our peer port, or `None` for `implied_port`.
         port: Option<u16>,
         /// The write token from its `get_peers` answer.
@@ -65,7 +66,7 @@ pub enum LookupRequest {
     /// Find peers (and optionally a BEP-33 swarm estimate) for `info_hash`.
     GetPeers {
         /// The torrent.
-        info_hash: Id20,
+        info_hash: InfoHash,
         /// Ask for BEP-33 scrape estimates.
         scrape: bool,
         /// Addresses to ask first, e.g. the node that sampled the hash.
@@ -88,7 +89,7 @@ pub(crate) enum Command {
         done: Option<Reply<LookupResult>>,
     },
     AddLocalPeer {
-        info_hash: Id20,
+        info_hash: InfoHash,
         peer: SocketAddr,
         seed: bool,
         reply: Reply<bool>,

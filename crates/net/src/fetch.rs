@@ -11,6 +11,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use infohash::InfoHash;
 use peerwire::{FetchConfig, FetchError, Metadata, MetadataFetch, TimeoutPhase};
 use rand::TryRngCore as _;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -79,7 +80,7 @@ impl FetchFailure {
 /// info hash and parsed by [`peerwire`].
 pub async fn fetch_metadata(
     peer: SocketAddr,
-    info_hash: [u8; 20],
+    info_hash: InfoHash,
     peer_id: [u8; 20],
     cfg: FetchConfig,
     connect_timeout: Duration,
@@ -104,7 +105,7 @@ pub async fn fetch_metadata(
 /// plus this. The stream is closed when the fetch ends.
 pub async fn fetch_metadata_on(
     stream: TcpStream,
-    info_hash: [u8; 20],
+    info_hash: InfoHash,
     peer_id: [u8; 20],
     cfg: FetchConfig,
 ) -> Result<Metadata, FetchError> {
@@ -175,7 +176,7 @@ pub struct AnyOutcome {
 pub async fn fetch_from_any(
     peers: &[SocketAddr],
     max_concurrent: usize,
-    info_hash: [u8; 20],
+    info_hash: InfoHash,
     peer_id: [u8; 20],
     cfg: FetchConfig,
     connect_timeout: Duration,

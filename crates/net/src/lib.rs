@@ -23,7 +23,7 @@
 //! let routers = net::resolve_routers(&["127.0.0.1:6881"], false).await?;
 //! let joined = node.bootstrap(routers).await?;
 //! println!("{} nodes answered", joined.responses);
-//! let peers = node.lookup_peers(dht::Id20([7; 20]), true, Vec::new()).await?;
+//! let peers = node.lookup_peers(infohash::InfoHash::v1([7; 20]), true, Vec::new()).await?;
 //! println!("{} peers", peers.peers.len());
 //! node.shutdown().await;
 //! # Ok(()) }

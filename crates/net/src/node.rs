@@ -4,6 +4,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use dht::{Event, Id20, LookupId, LookupResult, NodeInfo, Reply};
+use infohash::InfoHash;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::command::{Command, DirectQuery, LookupRequest};
@@ -173,7 +174,7 @@ impl Node {
     pub async fn get_peers_at(
         &self,
         addr: SocketAddr,
-        info_hash: Id20,
+        info_hash: InfoHash,
         scrape: bool,
     ) -> Result<Response, Error> {
         self.query(addr, DirectQuery::GetPeers { info_hash, scrape })
@@ -184,7 +185,7 @@ impl Node {
     pub async fn announce_at(
         &self,
         addr: SocketAddr,
-        info_hash: Id20,
+        info_hash: InfoHash,
         port: Option<u16>,
         token: Vec<u8>,
     ) -> Result<Response, Error> {
@@ -240,7 +241,7 @@ impl Node {
     /// An iterative `get_peers` lookup for `info_hash`, asking `seeds` first.
     pub async fn lookup_peers(
         &self,
-        info_hash: Id20,
+        info_hash: InfoHash,
         scrape: bool,
         seeds: Vec<SocketAddr>,
     ) -> Result<LookupResult, Error> {
@@ -258,7 +259,7 @@ impl Node {
     /// Returns whether the store took it.
     pub async fn add_local_peer(
         &self,
-        info_hash: Id20,
+        info_hash: InfoHash,
         peer: SocketAddr,
         seed: bool,
     ) -> Result<bool, Error> {

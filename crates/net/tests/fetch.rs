@@ -6,6 +6,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use infohash::InfoHash;
 use net::peerwire::extension::encode_ext_handshake;
 use net::peerwire::handshake::encode_handshake;
 use net::peerwire::{FetchConfig, FetchError, MetadataServe, SERVE_UT_METADATA_ID};
@@ -93,8 +94,8 @@ async fn serve(mut s: TcpStream, info: Vec<u8>, cut: Option<usize>) {
     }
 }
 
-async fn seeder(info: Vec<u8>, cut: Option<usize>) -> (SocketAddr, [u8; 20]) {
-    let hash = *MetadataServe::new(info.clone(), SEED_ID).info_hash();
+async fn seeder(info: Vec<u8>, cut: Option<usize>) -> (SocketAddr, InfoHash) {
+    let hash = MetadataServe::new(info.clone(), SEED_ID).info_hash();
     let addr = spawn_peer(4, move |s| serve(s, info.clone(), cut)).await;
     (addr, hash)
 }
@@ -112,7 +113,7 @@ async fn drain_for(s: &mut TcpStream, d: Duration) -> bool {
     }
 }
 
-async fn fetch(addr: SocketAddr, hash: [u8; 20], cfg: FetchConfig) -> Result<(), FetchFailure> {
+async fn fetch(addr: SocketAddr, hash: InfoHash, cfg: FetchConfig) -> Result<(), FetchFailure> {
     within(fetch_metadata(
         addr,
         hash,
@@ -156,7 +157,9 @@ async fn silent_peer_times_out() {
     })
     .await;
     let t = Instant::now();
-    let e = fetch(addr, [1; 20], quick()).await.unwrap_err();
+    let e = fetch(addr, InfoHash::v1([1; 20]), quick())
+        .await
+        .unwrap_err();
     assert_eq!(e.cause(), "timeout", "{e}");
     assert!(matches!(e, FetchFailure::Fetch(FetchError::Timeout(_))));
     assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
@@ -170,7 +173,7 @@ async fn peer_closing_mid_handshake_is_a_handshake_failure() {
         let _ = s.write_all(&hs[..30]).await;
     })
     .await;
-    let e = fetch(addr, hash, quick()).await.unwrap_err();
+    let e = fetch(addr, hash.into(), quick()).await.unwrap_err();
     assert_eq!(e.cause(), "handshake", "{e}");
 }
 
@@ -190,7 +193,9 @@ async fn garbage_is_a_handshake_error() {
         drain_for(&mut s, LIMIT).await;
     })
     .await;
-    let e = fetch(addr, [3; 20], quick()).await.unwrap_err();
+    let e = fetch(addr, InfoHash::v1([3; 20]), quick())
+        .await
+        .unwrap_err();
     assert_eq!(e.cause(), "handshake", "{e}");
 }
 
@@ -203,7 +208,7 @@ async fn garbage_after_the_handshake_is_a_protocol_error() {
         drain_for(&mut s, LIMIT).await;
     })
     .await;
-    let e = fetch(addr, hash, quick()).await.unwrap_err();
+    let e = fetch(addr, hash.into(), quick()).await.unwrap_err();
     assert_eq!(e.cause(), "protocol", "{e}");
 }
 
@@ -217,7 +222,7 @@ async fn two_gib_metadata_is_too_big() {
         drain_for(&mut s, LIMIT).await;
     })
     .await;
-    let e = fetch(addr, hash, quick()).await.unwrap_err();
+    let e = fetch(addr, hash.into(), quick()).await.unwrap_err();
     assert_eq!(e.cause(), "too_big", "{e}");
     assert!(matches!(
         e,
@@ -230,7 +235,9 @@ async fn nobody_listening_is_connect() {
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = l.local_addr().unwrap();
     drop(l);
-    let e = fetch(addr, [6; 20], quick()).await.unwrap_err();
+    let e = fetch(addr, InfoHash::v1([6; 20]), quick())
+        .await
+        .unwrap_err();
     assert_eq!(e.cause(), "connect", "{e}");
     assert!(matches!(e, FetchFailure::Connect(_)));
 }

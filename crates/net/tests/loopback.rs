@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use dht::{Event, Id20, NodeInfo, Rate};
+use infohash::InfoHash;
 use net::{Error, Events, Node, NodeConfig};
 use tokio::net::UdpSocket;
 
@@ -63,8 +64,8 @@ async fn eventually(mut f: impl AsyncFnMut() -> bool) {
     assert!(reached.is_some(), "condition not reached in 3 s");
 }
 
-fn hash(b: u8) -> Id20 {
-    Id20([b; 20])
+fn hash(b: u8) -> InfoHash {
+    InfoHash::v1([b; 20])
 }
 
 #[tokio::test]
@@ -146,7 +147,7 @@ async fn sample_returns_locally_added_infohashes() {
     assert_eq!(within(b.stats()).await.unwrap().stored_infohashes, 2);
 
     let mut a_events = within(a.subscribe()).await.unwrap();
-    let r = within(a.sample(b.local_addr(), hash(0))).await.unwrap();
+    let r = within(a.sample(b.local_addr(), Id20::ZERO)).await.unwrap();
     let mut samples = r.reply.samples.clone();
     samples.sort();
     assert_eq!(samples, vec![hash(0xab), hash(0xcd)]);

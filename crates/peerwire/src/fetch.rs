@@ -4,6 +4,8 @@
 use std::mem;
 use std::time::{Duration, Instant};
 
+use infohash::InfoHash;
+
 use crate::error::{FetchError, HandshakeError, ProtocolError, TimeoutPhase};
 use crate::extension::{self, ExtHandshake};
 use crate::handshake::{self, HANDSHAKE_LEN, Handshake};
@@ -127,7 +129,7 @@ enum State {
 /// after the peer announced a `metadata_size` within [`FetchConfig::max_metadata_size`].
 #[derive(Debug)]
 pub struct MetadataFetch {
-    info_hash: [u8; 20],
+    info_hash: InfoHash,
     config: FetchConfig,
     state: State,
     inbuf: Vec<u8>,
@@ -143,10 +145,11 @@ pub struct MetadataFetch {
 }
 
 impl MetadataFetch {
-    /// Starts a fetch of `info_hash`, announcing ourselves as `peer_id`, at `now`.
-    pub fn new(info_hash: [u8; 20], peer_id: [u8; 20], config: FetchConfig, now: Instant) -> Self {
+    /// Starts a fetch of `info_hash`, announcing ourselves as `peer_id`, at `now`. The handshake
+    /// carries the hash's [`InfoHash::dht_key`].
+    pub fn new(info_hash: InfoHash, peer_id: [u8; 20], config: FetchConfig, now: Instant) -> Self {
         let mut outbuf = Vec::with_capacity(256);
-        outbuf.extend_from_slice(&handshake::encode_handshake(&info_hash, &peer_id));
+        outbuf.extend_from_slice(&handshake::encode_handshake(&info_hash.dht_key(), &peer_id));
         extension::encode_ext_handshake_with_port(
             &mut outbuf,
             OUR_UT_METADATA_ID,
@@ -174,8 +177,8 @@ impl MetadataFetch {
     // ---- getters ----
 
     /// The torrent being fetched.
-    pub fn info_hash(&self) -> &[u8; 20] {
-        &self.info_hash
+    pub fn info_hash(&self) -> InfoHash {
+        self.info_hash
     }
 
     /// The peer's handshake, once received.
@@ -368,7 +371,7 @@ impl MetadataFetch {
             Err(e) => return self.fail(FetchError::Handshake(e)),
         };
         self.peer = Some(h);
-        if h.info_hash != self.info_hash {
+        if h.info_hash != self.info_hash.dht_key() {
             return self.fail(FetchError::Handshake(HandshakeError::WrongInfoHash));
         }
         if !h.supports_extensions() {
@@ -503,11 +506,13 @@ impl MetadataFetch {
         let State::Fetching { asm, .. } = mem::replace(&mut self.state, State::Done) else {
             return;
         };
-        let outcome = asm.finish(&self.info_hash).and_then(|info_bytes| {
-            InfoDict::parse(&info_bytes)
-                .map(|info| Metadata { info_bytes, info })
-                .map_err(FetchError::BadInfoDict)
-        });
+        let outcome = asm
+            .finish(&self.info_hash.dht_key())
+            .and_then(|info_bytes| {
+                InfoDict::parse(&info_bytes)
+                    .map(|info| Metadata { info_bytes, info })
+                    .map_err(FetchError::BadInfoDict)
+            });
         self.finish_with(outcome);
     }
 }

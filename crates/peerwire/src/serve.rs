@@ -2,6 +2,7 @@
 
 use std::mem;
 
+use infohash::InfoHash;
 use sha1::{Digest, Sha1};
 
 use crate::error::{FetchError, HandshakeError, ProtocolError};
@@ -26,7 +27,7 @@ const SERVE_MAX_MESSAGE_LEN: u32 = 64 << 10;
 #[derive(Debug)]
 pub struct MetadataServe {
     info: Vec<u8>,
-    info_hash: [u8; 20],
+    info_hash: InfoHash,
     peer_id: [u8; 20],
     inbuf: Vec<u8>,
     outbuf: Vec<u8>,
@@ -40,7 +41,7 @@ pub struct MetadataServe {
 impl MetadataServe {
     /// Serves `info_bytes` (whose SHA-1 is the info hash peers must ask for) as `peer_id`.
     pub fn new(info_bytes: Vec<u8>, peer_id: [u8; 20]) -> Self {
-        let info_hash = Sha1::digest(&info_bytes).into();
+        let info_hash = InfoHash::v1(Sha1::digest(&info_bytes).into());
         Self {
             info: info_bytes,
             info_hash,
@@ -55,8 +56,8 @@ impl MetadataServe {
     }
 
     /// The info hash being served.
-    pub fn info_hash(&self) -> &[u8; 20] {
-        &self.info_hash
+    pub fn info_hash(&self) -> InfoHash {
+        self.info_hash
     }
 
     /// How many metadata pieces were sent.
@@ -106,13 +107,13 @@ impl MetadataServe {
                     return Ok(pos);
                 };
                 let h = Handshake::parse(hs).map_err(FetchError::Handshake)?;
-                if h.info_hash != self.info_hash {
+                if h.info_hash != self.info_hash.dht_key() {
                     return Err(FetchError::Handshake(HandshakeError::WrongInfoHash));
                 }
                 pos += HANDSHAKE_LEN;
                 self.handshaken = true;
                 self.outbuf.extend_from_slice(&handshake::encode_handshake(
-                    &self.info_hash,
+                    &self.info_hash.dht_key(),
                     &self.peer_id,
                 ));
                 extension::encode_ext_handshake(

@@ -5,6 +5,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use infohash::InfoHash;
 use peerwire::{
     FetchConfig, FetchError, HandshakeError, MetaVersion, MetadataFetch, ProtocolError,
     TimeoutPhase,
@@ -85,7 +86,7 @@ fn sends_handshake_ext_handshake_and_requests_with_the_peer_id() {
     let info = big_info_dict(2000);
     let h = sha1(&info);
     let now = Instant::now();
-    let mut f = MetadataFetch::new(h, OUR_ID, FetchConfig::default(), now);
+    let mut f = MetadataFetch::new(InfoHash::v1(h), OUR_ID, FetchConfig::default(), now);
     let out = f.poll_transmit().unwrap();
     assert_eq!(&out[..20], b"\x13BitTorrent protocol");
     assert_eq!(out[25] & 0x10, 0x10);
@@ -207,7 +208,7 @@ fn stalls_time_out_in_each_phase() {
         ),
     ];
     for (s, phase) in cases {
-        let mut f = MetadataFetch::new(h, OUR_ID, cfg.clone(), t0);
+        let mut f = MetadataFetch::new(InfoHash::v1(h), OUR_ID, cfg.clone(), t0);
         let now = t0 + Duration::from_secs(1);
         f.handle_input(now, &s.bytes);
         let deadline = f.poll_timeout().unwrap();
@@ -225,7 +226,7 @@ fn stalls_time_out_in_each_phase() {
     // total does.
     let info = big_info_dict(3000);
     let h = sha1(&info);
-    let mut f = MetadataFetch::new(h, OUR_ID, cfg.clone(), t0);
+    let mut f = MetadataFetch::new(InfoHash::v1(h), OUR_ID, cfg.clone(), t0);
     let s = Script::new()
         .handshake(&h)
         .ext_handshake(2, Some(info.len() as u64));
@@ -386,7 +387,7 @@ fn piece_checks() {
 fn answers_peer_requests_with_reject() {
     let h = [1; 20];
     let now = Instant::now();
-    let mut f = MetadataFetch::new(h, OUR_ID, FetchConfig::default(), now);
+    let mut f = MetadataFetch::new(InfoHash::v1(h), OUR_ID, FetchConfig::default(), now);
     let _ = f.poll_transmit();
     let s = Script::new()
         .handshake(&h)
@@ -429,7 +430,7 @@ fn huge_timeouts_mean_never() {
         ..FetchConfig::default()
     };
     let t0 = Instant::now();
-    let mut f = MetadataFetch::new([1; 20], OUR_ID, cfg, t0);
+    let mut f = MetadataFetch::new(InfoHash::v1([1; 20]), OUR_ID, cfg, t0);
     assert!(f.poll_timeout().unwrap() > t0 + Duration::from_secs(86_400 * 365));
     f.handle_timeout(t0 + Duration::from_secs(86_400));
     assert!(f.poll_outcome().is_none());

@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use dht::LookupId;
+use infohash::InfoHash;
 use krpc::Id20;
 use sim::{Bep51Walk, Network, SimConfig};
 
@@ -78,7 +79,7 @@ fn main() {
         let i = net.random_full_node();
         let count = 1 + (net.random_id().0[0] % 10) as usize;
         for _ in 0..count {
-            let ih = net.random_id();
+            let ih = InfoHash::from(net.random_id());
             if net.command(i, |e, now| e.add_local_peer(now, ih, peer, false)) {
                 stored.insert(ih);
             }

@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use dht::{Event, QueryId};
+use infohash::InfoHash;
 use krpc::Id20;
 
 use crate::network::Network;
@@ -43,7 +44,7 @@ pub struct Bep51Walk {
     /// Nodes to ask again once their interval has passed: (not before, address).
     revisit: BTreeSet<(Duration, SocketAddr)>,
     in_flight: BTreeMap<QueryId, SocketAddr>,
-    found: BTreeSet<Id20>,
+    found: BTreeSet<InfoHash>,
     stats: WalkStats,
 }
 
@@ -82,7 +83,7 @@ impl Bep51Walk {
     }
 
     /// Infohashes collected so far.
-    pub fn found(&self) -> &BTreeSet<Id20> {
+    pub fn found(&self) -> &BTreeSet<InfoHash> {
         &self.found
     }
 

@@ -293,7 +293,7 @@ fn hash_of(seed: u64, n: u64) -> InfoHash {
         let r = m.next().to_le_bytes();
         chunk.copy_from_slice(&r[..chunk.len()]);
     }
-    InfoHash(out)
+    InfoHash::v1(out)
 }
 
 /// Tags and attributes the default rules would give (enough to make the tag and attribute

@@ -169,7 +169,7 @@ fn a_v2_database_moves_its_files_into_one_row_per_torrent() {
         "INSERT INTO torrents (id, info_hash, name, total_size, file_count, first_seen, \
              last_seen) \
          VALUES (1, ?1, 'with files', 3, 4, 1, 1), (2, ?2, 'no files', 0, 0, 1, 1)",
-        [&test_hash(1).0[..], &test_hash(2).0[..]],
+        [test_hash(1).as_bytes(), test_hash(2).as_bytes()],
     )
     .unwrap();
     // Out of order on purpose: idx decides.
@@ -248,4 +248,21 @@ fn integrity_check_notices_files_out_of_sync() {
             .unwrap();
         assert!(store.integrity_check().unwrap().is_empty(), "{tamper}");
     }
+}
+
+#[test]
+fn an_infohash_column_of_another_length_is_an_error_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = SqliteStore::open(db_path(&dir)).unwrap();
+    store
+        .put_batch(&[test_record(1, "oddlength", &[("a", 1)], 1)])
+        .unwrap();
+    // Go behind the store's back (and its CHECK): a 32-byte hash where 20 bytes belong.
+    let conn = Connection::open(db_path(&dir)).unwrap();
+    conn.pragma_update(None, "ignore_check_constraints", true)
+        .unwrap();
+    conn.execute("UPDATE torrents SET info_hash = zeroblob(32)", [])
+        .unwrap();
+    assert!(store.hashes_after(None, 10).is_err());
+    assert!(store.search("oddlength", 10).is_err());
 }

@@ -33,6 +33,7 @@
 use std::collections::HashSet;
 
 use bencode::{Encoder, Overflow, Sink};
+use infohash::InfoHash;
 use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use sha1::{Digest, Sha1};
@@ -107,10 +108,10 @@ impl SynthTorrent {
     }
 
     /// SHA-1 of [`SynthTorrent::info_bytes`] (computed without building them).
-    pub fn info_hash(&self) -> [u8; 20] {
+    pub fn info_hash(&self) -> InfoHash {
         let mut h = HashSink(Sha1::new());
         self.encode(&mut h).expect("a hasher never overflows");
-        h.0.finalize().into()
+        InfoHash::v1(h.0.finalize().into())
     }
 
     /// Writes the bencoded info dictionary into `sink` (keys in sorted order, as BEP-3 and
@@ -1102,7 +1103,7 @@ mod tests {
         let ts = generate(1, 5000);
         let names: HashSet<&str> = ts.iter().map(|t| t.name.as_str()).collect();
         assert_eq!(names.len(), ts.len());
-        let hashes: HashSet<[u8; 20]> = ts.iter().map(SynthTorrent::info_hash).collect();
+        let hashes: HashSet<InfoHash> = ts.iter().map(SynthTorrent::info_hash).collect();
         assert_eq!(hashes.len(), ts.len());
     }
 
@@ -1111,7 +1112,7 @@ mod tests {
         for t in generate(3, 400) {
             let bytes = t.info_bytes();
             let hash: [u8; 20] = Sha1::digest(&bytes).into();
-            assert_eq!(hash, t.info_hash(), "{}", t.name);
+            assert_eq!(hash, t.info_hash().dht_key(), "{}", t.name);
             let d = InfoDict::parse(&bytes).expect("parses");
             assert_eq!(d.name, t.name);
             assert_eq!(d.total_size, t.total_size());

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use dht::Id20;
-use store::InfoHash;
+use infohash::InfoHash;
 
 #[cfg(doc)]
 use super::Planner;
@@ -73,7 +73,7 @@ pub enum Action {
         /// The sampling node.
         source: SocketAddr,
         /// The infohash.
-        info_hash: Id20,
+        info_hash: InfoHash,
     },
     /// A BEP-33 scrape (`get_peers` with `scrape=1`) at the sampling node →
     /// [`Planner::handle_scrape`].
@@ -83,7 +83,7 @@ pub enum Action {
         /// The sampling node.
         source: SocketAddr,
         /// The infohash.
-        info_hash: Id20,
+        info_hash: InfoHash,
     },
     /// An iterative `get_peers` lookup (with scrape if configured) →
     /// [`Planner::handle_lookup`].
@@ -91,7 +91,7 @@ pub enum Action {
         /// The resolution.
         id: ResolveId,
         /// The infohash.
-        info_hash: Id20,
+        info_hash: InfoHash,
         /// A node to start from, besides the routing table.
         seed: Option<SocketAddr>,
     },
@@ -101,7 +101,7 @@ pub enum Action {
         /// The resolution.
         id: ResolveId,
         /// The infohash.
-        info_hash: [u8; 20],
+        info_hash: InfoHash,
         /// The peers.
         peers: Vec<SocketAddr>,
     },

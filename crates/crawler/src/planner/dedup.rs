@@ -9,7 +9,9 @@
 //! Infohashes are SHA-1 outputs, uniformly distributed: the k bit positions are taken from the
 //! hash's own bytes (double hashing over two 64-bit words), no extra hashing needed.
 
-/// A bloom filter with fixed size over 20-byte hashes.
+use infohash::InfoHash;
+
+/// A bloom filter with fixed size over infohashes (positions from their first 16 bytes).
 #[derive(Debug, Clone)]
 struct Bloom {
     bits: Vec<u64>,
@@ -29,7 +31,8 @@ impl Bloom {
         }
     }
 
-    fn positions(&self, h: &[u8; 20]) -> impl Iterator<Item = u64> + use<> {
+    fn positions(&self, h: &InfoHash) -> impl Iterator<Item = u64> + use<> {
+        let h = h.as_bytes();
         let a = u64::from_le_bytes(h[0..8].try_into().expect("8 bytes"));
         // Odd, so successive positions differ.
         let b = u64::from_le_bytes(h[8..16].try_into().expect("8 bytes")) | 1;
@@ -37,13 +40,13 @@ impl Bloom {
         (0..u64::from(self.k)).map(move |i| a.wrapping_add(i.wrapping_mul(b)) & mask)
     }
 
-    fn contains(&self, h: &[u8; 20]) -> bool {
+    fn contains(&self, h: &InfoHash) -> bool {
         self.positions(h)
             .all(|p| self.bits[(p >> 6) as usize] & (1 << (p & 63)) != 0)
     }
 
     /// Inserts; returns whether it was (probably) absent.
-    fn insert(&mut self, h: &[u8; 20]) -> bool {
+    fn insert(&mut self, h: &InfoHash) -> bool {
         let mut fresh = false;
         for p in self.positions(h) {
             let w = &mut self.bits[(p >> 6) as usize];
@@ -94,12 +97,12 @@ impl SeenFilter {
     }
 
     /// Whether `h` was (probably) seen in the last one or two generations.
-    pub fn contains(&self, h: &[u8; 20]) -> bool {
+    pub fn contains(&self, h: &InfoHash) -> bool {
         self.current.contains(h) || self.previous.contains(h)
     }
 
     /// Marks `h` seen. Returns `true` if it was not seen before (a new hash).
-    pub fn check_and_insert(&mut self, h: &[u8; 20]) -> bool {
+    pub fn check_and_insert(&mut self, h: &InfoHash) -> bool {
         if self.previous.contains(h) {
             return false;
         }
@@ -135,8 +138,8 @@ mod tests {
     use super::*;
     use sha1::{Digest, Sha1};
 
-    fn hash(i: u64) -> [u8; 20] {
-        Sha1::digest(i.to_le_bytes()).into()
+    fn hash(i: u64) -> InfoHash {
+        InfoHash::v1(Sha1::digest(i.to_le_bytes()).into())
     }
 
     #[test]

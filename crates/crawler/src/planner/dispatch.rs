@@ -5,8 +5,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::Instant;
 
-use dht::Id20;
-use store::InfoHash;
+use infohash::InfoHash;
 
 use super::resolve::{Policy, Resolution, Step, Swarm};
 use super::{Action, Counts, Planner, ResolveId};
@@ -67,7 +66,7 @@ impl Planner {
             return;
         };
         let source = r.candidate.source;
-        let info_hash = Id20(r.candidate.info_hash);
+        let info_hash = r.candidate.info_hash;
         for s in steps {
             match s {
                 Step::GetPeers => self.actions.push_back(Action::GetPeers {
@@ -149,7 +148,7 @@ impl Planner {
 /// The swarm check between peers and TCP: `false` drops the candidate (counted).
 fn swarm_check(
     filter: &dyn PreFetchFilter,
-    pending: &HashMap<[u8; 20], u32>,
+    pending: &HashMap<InfoHash, u32>,
     counts: &mut Counts,
     c: &Candidate,
     peers: usize,
@@ -169,7 +168,7 @@ fn swarm_check(
         }
         Verdict::Drop(why) => {
             counts.swarm_drop += 1;
-            tracing::debug!(info_hash = %InfoHash(c.info_hash), %why, "dropped before connecting");
+            tracing::debug!(info_hash = %c.info_hash, %why, "dropped before connecting");
             false
         }
     }

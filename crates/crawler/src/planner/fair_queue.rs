@@ -113,11 +113,12 @@ impl FairQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use infohash::InfoHash;
     use std::net::SocketAddr;
 
     fn cand(ip: u8, n: u8) -> Candidate {
         Candidate {
-            info_hash: [n; 20],
+            info_hash: InfoHash::v1([n; 20]),
             source: SocketAddr::from(([127, 0, 0, ip], 6881)),
             seen_at: 0,
         }
@@ -132,13 +133,13 @@ mod tests {
         q.push(cand(2, 10)).unwrap();
         q.push(cand(3, 20)).unwrap();
         let order: Vec<u8> = std::iter::from_fn(|| q.pop())
-            .map(|c| c.info_hash[0])
+            .map(|c| c.info_hash.as_bytes()[0])
             .collect();
         // Source 1 gets two slots, the others one each, interleaved; then source 1 waits.
         assert_eq!(order, vec![0, 10, 20, 1]);
         assert_eq!(q.len(), 3);
         q.done(SocketAddr::from(([127, 0, 0, 1], 1)).ip());
-        assert_eq!(q.pop().unwrap().info_hash[0], 2);
+        assert_eq!(q.pop().unwrap().info_hash.as_bytes()[0], 2);
         assert!(q.pop().is_none());
         q.done("127.0.0.2".parse().unwrap());
         q.done("127.0.0.3".parse().unwrap());

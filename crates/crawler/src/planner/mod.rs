@@ -35,6 +35,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dht::{NodeInfo, Reply};
+use infohash::InfoHash;
 
 use crate::config::CrawlerConfig;
 use crate::filter::{Candidate, PreFetchFilter, Verdict};
@@ -83,7 +84,7 @@ pub struct Planner {
     queue: FairQueue,
     /// Infohashes between the filter and the end of their resolution, with how many samples
     /// named them meanwhile (bounded: past the cap a hash is simply not tracked).
-    pending: HashMap<[u8; 20], u32>,
+    pending: HashMap<InfoHash, u32>,
     pending_cap: usize,
     resolutions: BTreeMap<ResolveId, Resolution>,
     /// Fetched candidates in the post-fetch stage: their source IP, whose slot they hold.
@@ -275,7 +276,7 @@ impl Planner {
             }
             self.counts.dedup_new += 1;
             let c = Candidate {
-                info_hash: hash.0,
+                info_hash: hash,
                 source,
                 seen_at: unix_now,
             };

@@ -7,9 +7,9 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use dht::{Id20, NodeInfo, Reply};
+use infohash::InfoHash;
 use rand::{Rng as _, SeedableRng as _};
 use rand_chacha::ChaCha8Rng;
-use store::InfoHash;
 
 use super::crawl_table::{CrawlTable, CrawlTableConfig, SampleOutcome};
 use super::dedup::SeenFilter;
@@ -157,7 +157,7 @@ impl Sampler {
         now: Instant,
         addr: SocketAddr,
         result: Result<&Reply, QueryError>,
-        pending: &mut HashMap<[u8; 20], u32>,
+        pending: &mut HashMap<InfoHash, u32>,
         counts: &mut Counts,
     ) {
         self.in_flight = self.in_flight.saturating_sub(1);
@@ -178,12 +178,12 @@ impl Sampler {
         counts.samples_received += r.samples.len() as u64;
         let mut new = 0;
         for h in &r.samples {
-            if self.seen.check_and_insert(&h.0) {
+            if self.seen.check_and_insert(h) {
                 new += 1;
-                self.batch.push((InfoHash(h.0), addr));
+                self.batch.push((*h, addr));
             } else {
                 counts.dedup_seen += 1;
-                if let Some(n) = pending.get_mut(&h.0) {
+                if let Some(n) = pending.get_mut(h) {
                     *n = n.saturating_add(1);
                 }
             }

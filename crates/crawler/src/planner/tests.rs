@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dht::{Id20, NodeInfo, Reply};
+use infohash::InfoHash;
 use testkit::rng::Rng as _;
 
 use super::*;
@@ -37,9 +38,9 @@ fn drain(p: &mut Planner) -> Vec<Action> {
     std::iter::from_fn(|| p.poll_action()).collect()
 }
 
-fn samples(hashes: &[[u8; 20]]) -> Reply {
+fn samples(hashes: &[InfoHash]) -> Reply {
     Reply {
-        samples: hashes.iter().map(|h| Id20(*h)).collect(),
+        samples: hashes.to_vec(),
         num: Some(1000),
         interval: Some(60),
         ..Reply::default()
@@ -47,10 +48,10 @@ fn samples(hashes: &[[u8; 20]]) -> Reply {
 }
 
 /// Infohash `i` of node `source`: uniformly random like a SHA-1 (the seen filter relies on it).
-fn hash(source: u32, i: u32) -> [u8; 20] {
+fn hash(source: u32, i: u32) -> InfoHash {
     let mut h = [0u8; 20];
     testkit::seeded(u64::from(source) << 32 | u64::from(i)).fill(&mut h);
-    h
+    InfoHash::v1(h)
 }
 
 /// A planner already sampling (threshold reached) with `nodes` in its crawl table.
@@ -65,7 +66,7 @@ fn sampling_planner(c: CrawlerConfig, nodes: u32, t: Instant) -> Planner {
 
 /// Feeds samples from `source` and the store's "not stored" answer, returning the actions.
 fn sample_and_queue(p: &mut Planner, t: Instant, source: u32, n: u32) -> Vec<Action> {
-    let hashes: Vec<[u8; 20]> = (0..n).map(|i| hash(source, i)).collect();
+    let hashes: Vec<InfoHash> = (0..n).map(|i| hash(source, i)).collect();
     p.handle_sample(t, addr(source), Ok(&samples(&hashes)));
     p.handle_tick(t, 300);
     let actions = drain(p);
@@ -165,7 +166,7 @@ fn a_busy_sampling_node_does_not_starve_the_others() {
     let mut p = sampling_planner(c, 3, t);
     let _ = drain(&mut p);
     // Node 1's sample brings 20 hashes, nodes 2 and 3 one each, all in one store lookup.
-    let h1: Vec<[u8; 20]> = (0..20).map(|i| hash(1, i)).collect();
+    let h1: Vec<InfoHash> = (0..20).map(|i| hash(1, i)).collect();
     p.handle_sample(t, addr(1), Ok(&samples(&h1)));
     p.handle_sample(t, addr(2), Ok(&samples(&[hash(2, 0)])));
     let started = sample_and_queue(&mut p, t, 3, 1);
@@ -418,7 +419,7 @@ fn script(planner_seed: u64, script_seed: u64) -> Vec<Action> {
                     p.handle_find_node(now, *addr, Ok(&r));
                 }
                 Action::Sample { addr, .. } => {
-                    let hs: Vec<[u8; 20]> = (0..rng.random_range(0..5))
+                    let hs: Vec<InfoHash> = (0..rng.random_range(0..5))
                         .map(|_| hash(rng.random_range(0..100), rng.random_range(0..50)))
                         .collect();
                     p.handle_sample(now, *addr, Ok(&samples(&hs)));

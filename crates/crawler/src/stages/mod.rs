@@ -19,7 +19,7 @@ use std::sync::{Arc, RwLock};
 
 use classify::blocklist::Blocklist;
 use classify::rules::{PrefetchFacts, RuleSet, Stage};
-use store::{InfoHash, TorrentRecord};
+use store::TorrentRecord;
 
 use crate::filter::{Candidate, PostFetch, PostVerdict, PreFetchFilter, SwarmFacts, Verdict};
 pub use facts::{annotate, facts_of, stored_record};
@@ -70,7 +70,7 @@ impl Filters {
 
 impl PreFetchFilter for Filters {
     fn check(&self, c: &Candidate) -> Verdict {
-        if self.blocklist().contains_infohash(&c.info_hash) {
+        if self.blocklist().contains_infohash(&c.info_hash.dht_key()) {
             self.metrics.blocklist_hits.fetch_add(1, Relaxed);
             self.metrics.dropped("prefetch", "blocklist");
             return Verdict::Drop("blocklist".into());
@@ -87,7 +87,7 @@ impl PreFetchFilter for Filters {
             return Verdict::Pass;
         }
         let facts = PrefetchFacts {
-            info_hash_hex: InfoHash(c.info_hash).to_string(),
+            info_hash_hex: c.info_hash.to_string(),
             source_ip: Some(c.source.ip()),
             times_seen: s.times_seen,
             peers: Some(u32::try_from(s.peers).unwrap_or(u32::MAX)),

@@ -13,7 +13,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
 use classify::blocklist::Blocklist;
-use store::{InfoHash, Store};
+use infohash::InfoHash;
+use store::Store;
 use tokio::sync::oneshot;
 
 use super::Filters;
@@ -99,7 +100,7 @@ impl Purge {
             return Ok(0);
         };
         self.cursor = Some(last);
-        let raw: Vec<[u8; 20]> = batch.iter().map(|h| h.0).collect();
+        let raw: Vec<[u8; 20]> = batch.iter().map(InfoHash::dht_key).collect();
         let hits: Vec<InfoHash> = batch
             .into_iter()
             .zip(self.list.contains_infohashes(&raw))
@@ -158,7 +159,7 @@ mod tests {
 
     fn record(i: u8) -> TorrentRecord {
         TorrentRecord {
-            info_hash: InfoHash([i; 20]),
+            info_hash: InfoHash::v1([i; 20]),
             name: format!("torrent {i}"),
             total_size: 1,
             ..TorrentRecord::default()
@@ -187,9 +188,10 @@ mod tests {
         let blocked: Vec<InfoHash> = records
             .iter()
             .map(|r| r.info_hash)
-            .filter(|h| h.0[0] % 3 == 0)
+            .filter(|h| h.as_bytes()[0] % 3 == 0)
             .collect();
-        let list = Blocklist::from_digests(blocked.iter().map(|h| digest_of(&h.0)).collect());
+        let list =
+            Blocklist::from_digests(blocked.iter().map(|h| digest_of(&h.dht_key())).collect());
         let filters = Arc::new(Filters::new(list, RuleSet::load(None).unwrap()));
         let (thread, writer) = Writer::spawn(
             Box::new(store),

@@ -39,7 +39,7 @@ pub(crate) fn fetch_session(data: &[u8]) {
     let config = fetch_config();
     let max_meta = config.max_metadata_size;
     let t0 = Instant::now();
-    let mut f = MetadataFetch::new(info_hash, [7; 20], config, t0);
+    let mut f = MetadataFetch::new(info_hash.into(), [7; 20], config, t0);
     let _ = f.poll_transmit();
     let mut outcome = None;
     let mut rest = peer;
@@ -85,8 +85,10 @@ pub(crate) fn fetch_session(data: &[u8]) {
     if let Ok(m) = o {
         // MetadataServe computes the SHA-1 of what it serves: an independent hash here.
         assert_eq!(
-            MetadataServe::new(m.info_bytes.clone(), [0; 20]).info_hash(),
-            &info_hash
+            MetadataServe::new(m.info_bytes.clone(), [0; 20])
+                .info_hash()
+                .dht_key(),
+            info_hash
         );
         assert_eq!(InfoDict::parse(&m.info_bytes).as_ref(), Ok(&m.info));
     }

@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use infohash::InfoHash;
 use peerwire::handshake::{encode_handshake, encode_handshake_with};
 use peerwire::{FetchConfig, MetadataFetch, MetadataServe, OUR_UT_METADATA_ID, Outcome};
 use sha1::{Digest, Sha1};
@@ -96,7 +97,7 @@ pub(crate) fn run_pair(
     let mut rng = Rng::new(seed);
     let t0 = Instant::now();
     let mut now = t0;
-    let mut fetch = MetadataFetch::new(sha1(info), OUR_ID, config, now);
+    let mut fetch = MetadataFetch::new(InfoHash::v1(sha1(info)), OUR_ID, config, now);
     let mut serve = MetadataServe::new(info.to_vec(), SEED_ID);
     let mut recorded = Vec::new();
     for _round in 0..100_000 {
@@ -194,7 +195,7 @@ pub(crate) fn play(
 ) -> (MetadataFetch, Option<Outcome>) {
     let mut rng = Rng::new(seed);
     let now = Instant::now();
-    let mut fetch = MetadataFetch::new(info_hash, OUR_ID, config, now);
+    let mut fetch = MetadataFetch::new(InfoHash::v1(info_hash), OUR_ID, config, now);
     let _ = fetch.poll_transmit();
     feed(&mut fetch, now, &script.bytes, &mut rng, max_chunk);
     if eof {

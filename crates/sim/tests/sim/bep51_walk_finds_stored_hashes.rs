@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use krpc::Id20;
+use infohash::InfoHash;
 use sim::Bep51Walk;
 
 #[test]
@@ -32,7 +32,7 @@ fn bep51_walk_finds_stored_hashes() {
             1 + (net.random_id().0[0] % 10) as usize
         };
         for _ in 0..count {
-            let ih = net.random_id();
+            let ih = InfoHash::from(net.random_id());
             stored.insert(ih);
             assert!(net.command(i, |e, now| e.add_local_peer(now, ih, peer, false)));
         }
@@ -44,7 +44,7 @@ fn bep51_walk_finds_stored_hashes() {
     let mut walk = Bep51Walk::new(&net, crawler, 16);
     let deadline = net.now() + Duration::from_secs(150);
     walk.run(&mut net, deadline);
-    let found: BTreeSet<Id20> = walk.found().intersection(&stored).copied().collect();
+    let found: BTreeSet<InfoHash> = walk.found().intersection(&stored).copied().collect();
     let coverage = found.len() as f64 / stored.len() as f64;
     let st = walk.stats();
     println!(

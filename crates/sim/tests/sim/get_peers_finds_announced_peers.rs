@@ -24,7 +24,7 @@ fn get_peers_finds_announced_peers() {
         for p in 0..2u16 {
             let peer = SocketAddr::from(([192, 0, 2, n as u8], 50_000 + p));
             planted.insert(peer);
-            net.command(i, |e, now| e.add_local_peer(now, ih, peer, p == 0));
+            net.command(i, |e, now| e.add_local_peer(now, ih.into(), peer, p == 0));
         }
     }
     // The node farthest from the infohash.
@@ -32,7 +32,7 @@ fn get_peers_finds_announced_peers() {
         .max_by_key(|&i| net.engine(i).id().distance(&ih))
         .unwrap();
     let id = net
-        .command(far, |e, now| e.get_peers(now, ih, true, &[]))
+        .command(far, |e, now| e.get_peers(now, ih.into(), true, &[]))
         .unwrap();
     let r = net.wait_lookups(&[(far, id)], net.now() + Duration::from_secs(60))[0]
         .clone()
@@ -61,7 +61,7 @@ fn get_peers_finds_announced_peers() {
     for (node, token) in &r.closest {
         if let Some(t) = token.clone() {
             net.command(far, |e, now| {
-                e.announce_at(now, node.addr, ih, Some(announcer_peer_port), t)
+                e.announce_at(now, node.addr, ih.into(), Some(announcer_peer_port), t)
             })
             .unwrap();
             announced += 1;
@@ -76,7 +76,7 @@ fn get_peers_finds_announced_peers() {
         }
     };
     let id = net
-        .command(other, |e, now| e.get_peers(now, ih, false, &[]))
+        .command(other, |e, now| e.get_peers(now, ih.into(), false, &[]))
         .unwrap();
     let r2 = net.wait_lookups(&[(other, id)], net.now() + Duration::from_secs(60))[0]
         .clone()

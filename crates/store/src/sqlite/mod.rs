@@ -156,16 +156,14 @@ fn limit_sql(limit: usize) -> i64 {
 }
 
 fn hash_from_blob(b: Vec<u8>) -> rusqlite::Result<InfoHash> {
-    <[u8; 20]>::try_from(b.as_slice())
-        .map(InfoHash)
-        .map_err(|_| {
-            rusqlite::Error::InvalidColumnType(0, "info_hash".into(), rusqlite::types::Type::Blob)
-        })
+    InfoHash::from_v1_slice(&b).ok_or_else(|| {
+        rusqlite::Error::InvalidColumnType(0, "info_hash".into(), rusqlite::types::Type::Blob)
+    })
 }
 
 /// A cursor as a blob: `None` is the empty blob, which sorts before every infohash.
 fn cursor_blob(after: Option<InfoHash>) -> Vec<u8> {
-    after.map(|h| h.0.to_vec()).unwrap_or_default()
+    after.map(|h| h.as_bytes().to_vec()).unwrap_or_default()
 }
 
 impl Store for SqliteStore {

@@ -103,7 +103,7 @@ pub(super) fn known(s: &SqliteStore, hashes: &[InfoHash]) -> Result<Vec<bool>> {
              OR EXISTS (SELECT 1 FROM blocked WHERE info_hash = ?1)",
         )?;
         for i in order {
-            out[i] = stmt.query_row([&hashes[i].0[..]], |r| r.get(0))?;
+            out[i] = stmt.query_row([hashes[i].as_bytes()], |r| r.get(0))?;
         }
     }
     tx.commit()?;
@@ -116,7 +116,7 @@ pub(super) fn get(s: &SqliteStore, hash: &InfoHash) -> Result<Option<Torrent>> {
         .prepare_cached(&format!(
             "SELECT {TORRENT_COLUMNS} FROM torrents WHERE info_hash = ?1"
         ))?
-        .query_row([&hash.0[..]], read_torrent)
+        .query_row([hash.as_bytes()], read_torrent)
         .optional()?;
     let Some((id, mut torrent, attributes)) = row else {
         return Ok(None);
@@ -167,5 +167,5 @@ pub(super) fn hashes_after(
 pub(super) fn is_blocked(s: &SqliteStore, hash: &InfoHash) -> Result<bool> {
     Ok(s.conn
         .prepare_cached("SELECT 1 FROM blocked WHERE info_hash = ?1")?
-        .exists([&hash.0[..]])?)
+        .exists([hash.as_bytes()])?)
 }

@@ -267,7 +267,7 @@ impl SqliteStore {
     fn hit_by_hash(&self, hash: &InfoHash, filter: &SearchFilter) -> Result<Vec<Hit>> {
         let mut hits = self.hits(
             &format!("SELECT {HIT_COLUMNS}, NULL FROM torrents AS t WHERE t.info_hash = ?1"),
-            vec![Value::Blob(hash.0.to_vec())],
+            vec![Value::Blob(hash.as_bytes().to_vec())],
             |_| f64::INFINITY,
         )?;
         hits.retain(|h| {

@@ -14,7 +14,7 @@ use crate::{
 
 fn torrent_id(conn: &Connection, hash: &InfoHash) -> rusqlite::Result<Option<i64>> {
     conn.prepare_cached("SELECT id FROM torrents WHERE info_hash = ?1")?
-        .query_row([&hash.0[..]], |r| r.get(0))
+        .query_row([hash.as_bytes()], |r| r.get(0))
         .optional()
 }
 
@@ -129,7 +129,7 @@ fn put_one(
     file_cap: usize,
     rec: &TorrentRecord,
 ) -> Result<Option<(bool, i64, String)>> {
-    let hash = &rec.info_hash.0[..];
+    let hash = rec.info_hash.as_bytes();
     let blocked = tx
         .prepare_cached("SELECT 1 FROM blocked WHERE info_hash = ?1")?
         .exists([hash])?;
@@ -287,7 +287,7 @@ pub(super) fn update_swarm(s: &mut SqliteStore, updates: &[SwarmUpdate]) -> Resu
         )?;
         for u in updates {
             changed += stmt.execute(params![
-                &u.info_hash.0[..],
+                u.info_hash.as_bytes(),
                 u.seeders,
                 u.leechers,
                 u.scraped_at
@@ -312,7 +312,7 @@ pub(super) fn touch(
             "UPDATE torrents SET last_seen = ?2 WHERE info_hash = ?1 AND last_seen < ?2",
         )?;
         for h in hashes {
-            changed += stmt.execute(params![&h.0[..], seen_at])?;
+            changed += stmt.execute(params![h.as_bytes(), seen_at])?;
         }
     }
     tx.commit()?;
@@ -368,7 +368,7 @@ pub(super) fn block(s: &mut SqliteStore, hashes: &[InfoHash], at: UnixSeconds) -
             .prepare_cached(
                 "INSERT OR IGNORE INTO blocked (info_hash, blocked_at) VALUES (?1, ?2)",
             )?
-            .execute(params![&h.0[..], at])?;
+            .execute(params![h.as_bytes(), at])?;
     }
     tx.commit()?;
     Ok(n)

@@ -258,13 +258,13 @@ pub fn reclassify_pages_by_cursor_and_rev(store: &mut dyn Store) {
     // A cursor past the end, and a cursor that is not a stored hash.
     assert!(
         store
-            .reclassify_batch("r2", Some(InfoHash([0xff; 20])), 10)
+            .reclassify_batch("r2", Some(InfoHash::v1([0xff; 20])), 10)
             .unwrap()
             .is_empty()
     );
     assert_eq!(
         store
-            .reclassify_batch("r2", Some(InfoHash([0; 20])), 100)
+            .reclassify_batch("r2", Some(InfoHash::v1([0; 20])), 100)
             .unwrap()
             .len(),
         4

@@ -262,7 +262,7 @@ pub fn test_hash(n: u64) -> InfoHash {
         z ^= z >> 31;
         chunk.copy_from_slice(&z.to_le_bytes()[..chunk.len()]);
     }
-    InfoHash(out)
+    InfoHash::v1(out)
 }
 
 /// A record with the given name and files, seen at `seen_at`, no swarm data.
