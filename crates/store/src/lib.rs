@@ -15,8 +15,8 @@
 //!   (`testkit::store_conformance`); `tests/conformance_sqlite.rs` runs it against SQLite.
 //! - Plain data: [`TorrentRecord`] and [`Classification`] in, [`Torrent`]/[`Hit`]/
 //!   [`StoreStats`]/[`EvictOutcome`] out, keyed by [`InfoHash`]; [`SearchFilter`] narrows a
-//!   search. The crate depends on no other BitAgent crate; the crawler maps its parsed
-//!   info dict into a [`TorrentRecord`].
+//!   search. Of the other BitAgent crates it uses only `infohash` (the one torrent identity
+//!   type, re-exported here); the crawler maps its parsed info dict into a [`TorrentRecord`].
 
 #![warn(missing_docs)]
 
