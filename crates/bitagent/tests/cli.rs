@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_bitagent");
+mod support;
+use support::BIN;
 const HASH: &str = "abababababababababababababababababababab";
 const PEER: &str = "127.0.0.9:6881";
 
@@ -364,6 +365,7 @@ fn closed_stdout_pipe_is_a_quiet_success() {
 
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path();
+    let data_arg = data.to_str().expect("a UTF-8 temporary path");
     {
         let mut s = SqliteStore::open(data.join("bitagent.sqlite3")).unwrap();
         let records: Vec<TorrentRecord> = (1..=50u8)
@@ -391,14 +393,7 @@ fn closed_stdout_pipe_is_a_quiet_success() {
     ] {
         let (reader, writer) = std::io::pipe().unwrap();
         drop(reader);
-        let child = Command::new(BIN)
-            .arg("--data-dir")
-            .arg(data)
-            .args(args)
-            .env_clear()
-            .env("HOME", data)
-            .env("BITAGENT_HTTP", "off")
-            .stdin(Stdio::null())
+        let child = support::bitagent(data, &[&["--data-dir", data_arg][..], args].concat())
             .stdout(writer)
             .stderr(Stdio::piped())
             .spawn()

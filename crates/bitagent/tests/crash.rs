@@ -31,7 +31,8 @@ use serde_json::Value;
 use store::{InfoHash, SqliteStore, Store as _};
 use testkit::rng::{Rng as _, RngCore as _};
 
-const BIN: &str = env!("CARGO_BIN_EXE_bitagent");
+mod support;
+
 const NODES: usize = 60;
 const TORRENTS: usize = 600;
 const LAB_FIRST_IP: &str = "127.0.9.10";
@@ -90,12 +91,7 @@ impl Proc {
     /// HOME points into the test's directory), stderr to `log`.
     fn spawn(name: &str, args: &[&str], home: &Path, log: PathBuf, stdout: Stdio) -> Self {
         let err = std::fs::File::create(&log).expect("create log file");
-        let child = Command::new(BIN)
-            .args(args)
-            .env_clear()
-            .env("HOME", home)
-            .env("BITAGENT_HTTP", "off")
-            .stdin(Stdio::null())
+        let child = support::bitagent(home, args)
             .stdout(stdout)
             .stderr(err)
             .spawn()
@@ -172,12 +168,7 @@ impl Drop for Proc {
 
 /// Runs the binary to completion (SIGKILL and panic past `limit`).
 fn run_to_end(args: &[&str], home: &Path, limit: Duration) -> Output {
-    let child = Command::new(BIN)
-        .args(args)
-        .env_clear()
-        .env("HOME", home)
-        .env("BITAGENT_HTTP", "off")
-        .stdin(Stdio::null())
+    let child = support::bitagent(home, args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -5,21 +5,16 @@
 
 use std::io::Write as _;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
 use serde_json::Value;
 use store::{FileEntry, InfoHash, SqliteStore, Store, TorrentRecord};
 
-const BIN: &str = env!("CARGO_BIN_EXE_bitagent");
+mod support;
 
 fn run(data: &Path, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(BIN)
-        .arg("--data-dir")
-        .arg(data)
-        .args(args)
-        .env_clear()
-        .env("HOME", data)
-        .env("BITAGENT_HTTP", "off")
+    let data_arg = data.to_str().expect("a UTF-8 temporary path");
+    let mut child = support::bitagent(data, &[&["--data-dir", data_arg][..], args].concat())
         .stdin(if stdin.is_some() {
             Stdio::piped()
         } else {
