@@ -11,27 +11,30 @@
 #    for (net and crawler do; in a workspace build cargo unifies that feature into the same
 #    rand, which is why the source-level ban in clippy.toml is needed as well).
 # 2. classify is a leaf: rules, name attributes and blocklists, with no runtime and none of the
-#    crates that drive it.
+#    crates that drive it, not even in its tests and benches (dev-dependencies are checked
+#    too: `cargo tree -p classify` must show none of them).
 #
 # The graph checked is the host platform's (`cargo tree` default), with each crate's own
-# features, as `cargo build -p CRATE` would build it. Dev-dependencies are not checked.
+# features, as `cargo build -p CRATE` would build it. For the core, dev-dependencies are not
+# checked (its tests may use the test kit).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# rule CRATE FORBIDDEN...: fails if any FORBIDDEN package is in CRATE's dependency graph.
+# rule EDGES CRATE FORBIDDEN...: fails if any FORBIDDEN package is in CRATE's dependency graph
+# (EDGES as for `cargo tree -e`).
 failed=0
 rule() {
-  local crate=$1
-  shift
+  local edges=$1 crate=$2
+  shift 2
   local graph
-  graph=$(cargo tree --locked --offline -e normal,build -p "$crate" --prefix none --format '{p}' \
+  graph=$(cargo tree --locked --offline -e "$edges" -p "$crate" --prefix none --format '{p}' \
     | awk '{print $1}' | sort -u)
   local bad
   for bad in "$@"; do
     if grep -qxF -- "$bad" <<<"$graph"; then
       failed=1
       printf 'check-deps: %s must not depend on %s; it does, through:\n' "$crate" "$bad" >&2
-      cargo tree --locked --offline -e normal,build -p "$crate" -i "$bad" >&2
+      cargo tree --locked --offline -e "$edges" -p "$crate" -i "$bad" >&2
       echo >&2
     fi
   done
@@ -40,10 +43,10 @@ rule() {
 # Runtimes, reactors, socket wrappers, OS randomness, locks beyond std.
 CORE_FORBIDDEN=(tokio tokio-util mio socket2 async-std async-io smol polling getrandom parking_lot)
 for crate in dht peerwire krpc bencode infohash; do
-  rule "$crate" "${CORE_FORBIDDEN[@]}"
+  rule normal,build "$crate" "${CORE_FORBIDDEN[@]}"
 done
 
-rule classify tokio crawler store lab net bitagent
+rule normal,build,dev classify tokio crawler store lab net bitagent testkit
 
 if ((failed)); then
   echo "check-deps: dependency rules broken (see above)" >&2
