@@ -17,6 +17,30 @@ fn evictable_key(n: u64) -> (i64, i64, u64) {
     (seeders, 1_000 + ((n * 7_919) % N) as i64, n)
 }
 
+/// Every evicted torrent of the [`EVICTABLE`] ones ranks below every survivor by
+/// [`evictable_key`]. Returns the numbers of the evicted ones.
+fn assert_evicted_rank_below_kept(store: &dyn Store) -> Vec<u64> {
+    let mut kept = std::collections::HashSet::new();
+    let mut after = None;
+    loop {
+        let page = store.hashes_after(after, 1_000).unwrap();
+        if page.is_empty() {
+            break;
+        }
+        after = page.last().copied();
+        kept.extend(page);
+    }
+    let (gone, stay): (Vec<u64>, Vec<u64>) =
+        (0..EVICTABLE).partition(|&n| !kept.contains(&test_hash(n)));
+    let worst_kept = stay.iter().map(|&n| evictable_key(n)).min().unwrap();
+    let best_gone = gone.iter().map(|&n| evictable_key(n)).max().unwrap();
+    assert!(
+        best_gone < worst_kept,
+        "evicted {best_gone:?} ranks above kept {worst_kept:?}"
+    );
+    gone
+}
+
 /// Stores the [`EVICTABLE`] torrents, keyed by [`evictable_key`].
 fn fill_evictable(store: &mut dyn Store) {
     const N: u64 = EVICTABLE;
@@ -53,7 +77,6 @@ fn fill_evictable(store: &mut dyn Store) {
 /// until the data fits; within the budget it does nothing; evicted torrents are not blocked.
 pub fn eviction_follows_the_policy(store: &mut dyn Store) {
     const N: u64 = EVICTABLE;
-    let key = evictable_key;
     fill_evictable(store);
     let idle = store.evict_to_size(u64::MAX, u64::MAX, false).unwrap();
     assert_eq!(idle.evicted, 0);
@@ -78,23 +101,7 @@ pub fn eviction_follows_the_policy(store: &mut dyn Store) {
     assert_eq!(survivors + evicted, N);
     assert!(evicted > 0 && survivors > N / 5, "evicted {evicted} of {N}");
     // Every evicted torrent ranks below every survivor.
-    let mut kept = std::collections::HashSet::new();
-    let mut after = None;
-    loop {
-        let page = store.hashes_after(after, 1_000).unwrap();
-        if page.is_empty() {
-            break;
-        }
-        after = page.last().copied();
-        kept.extend(page);
-    }
-    let (gone, stay): (Vec<u64>, Vec<u64>) = (0..N).partition(|&n| !kept.contains(&test_hash(n)));
-    let worst_kept = stay.iter().map(|&n| key(n)).min().unwrap();
-    let best_gone = gone.iter().map(|&n| key(n)).max().unwrap();
-    assert!(
-        best_gone < worst_kept,
-        "evicted {best_gone:?} ranks above kept {worst_kept:?}"
-    );
+    let gone = assert_evicted_rank_below_kept(store);
     // Within budget now: nothing more goes.
     let again = store.evict_to_size(budget, u64::MAX, false).unwrap();
     assert_eq!((again.evicted, again.within_budget), (0, true), "{again:?}");
@@ -145,23 +152,7 @@ pub fn eviction_in_bounded_steps(store: &mut dyn Store) {
     assert!(last.bytes_after <= budget - budget / 20, "{last:?}");
     assert_eq!(store.stats().unwrap().torrents + evicted, N);
     assert_eq!(store.torrent_count().unwrap(), N - evicted);
-    let mut kept = std::collections::HashSet::new();
-    let mut after = None;
-    loop {
-        let page = store.hashes_after(after, 1_000).unwrap();
-        if page.is_empty() {
-            break;
-        }
-        after = page.last().copied();
-        kept.extend(page);
-    }
-    let (gone, stay): (Vec<u64>, Vec<u64>) = (0..N).partition(|&n| !kept.contains(&test_hash(n)));
-    let worst_kept = stay.iter().map(|&n| evictable_key(n)).min().unwrap();
-    let best_gone = gone.iter().map(|&n| evictable_key(n)).max().unwrap();
-    assert!(
-        best_gone < worst_kept,
-        "evicted {best_gone:?} ranks above kept {worst_kept:?}"
-    );
+    assert_evicted_rank_below_kept(store);
     // Done: neither a new call nor a resumed one deletes anything more.
     for resume in [false, true] {
         let again = store.evict_to_size(budget, STEP, resume).unwrap();
