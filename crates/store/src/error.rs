@@ -20,6 +20,12 @@ pub enum Error {
     /// A search query with no searchable word in it.
     #[error("search query has no words to search for")]
     EmptyQuery,
+    /// A search cursor that this backend did not issue (or that belongs to another sort).
+    #[error("invalid cursor: {0}")]
+    BadCursor(String),
+    /// Search text that breaks the query syntax (say where and why).
+    #[error("invalid query: {0}")]
+    BadQuery(String),
     /// SQLite said no.
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),

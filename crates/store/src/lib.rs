@@ -22,12 +22,14 @@
 
 mod error;
 mod query;
+mod request;
 pub mod sqlite;
 mod store;
 mod types;
 
 pub use error::{Error, Result};
 pub use query::{MAX_QUERY_WORDS, SearchQuery};
+pub use request::{MAX_PAGE, Order, SearchPage, SearchRequest, SortKey};
 pub use sqlite::{SqliteOptions, SqliteStore};
 pub use store::{DEFAULT_FILE_CAP, Store};
 pub use types::{

@@ -90,6 +90,12 @@ pub trait Store: Send + std::fmt::Debug {
     fn search_filtered(&self, query: &str, filter: &SearchFilter, limit: usize)
     -> Result<Vec<Hit>>;
 
+    /// One page of a search with the full query syntax, ranges, sort and keyset cursor (see
+    /// [`SearchRequest`](crate::SearchRequest)). The work per call is bounded whatever the
+    /// store's size; what is counted over a bounded window says so in
+    /// [`SearchPage::estimated`](crate::SearchPage::estimated).
+    fn search_page(&self, request: &crate::SearchRequest) -> Result<crate::SearchPage>;
+
     /// Replaces the classification (content type, tags, attributes, revision) of stored
     /// torrents, in one transaction. Unknown (and blocked) hashes are ignored. Returns how
     /// many torrents were updated.

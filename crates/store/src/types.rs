@@ -132,8 +132,12 @@ pub struct Hit {
     pub seeders: Option<u32>,
     /// Leechers, if scraped.
     pub leechers: Option<u32>,
+    /// When the infohash was first seen, as [`Torrent::first_seen`].
+    pub first_seen: UnixSeconds,
     /// When the infohash was last seen, as [`Torrent::last_seen`].
     pub last_seen: UnixSeconds,
+    /// When seeders/leechers were measured, if ever.
+    pub scraped_at: Option<UnixSeconds>,
     /// Relevance: higher is better. Backend-specific scale (SQLite: `-bm25`, or for a broad
     /// query 2 when every word is in the name and 1 otherwise); an exact infohash hit scores
     /// `f64::INFINITY`; a listing without words (a filter only) scores 0.
@@ -142,6 +146,9 @@ pub struct Hit {
     pub content_type: Option<String>,
     /// Tags, sorted, distinct.
     pub tags: Vec<String>,
+    /// Attributes (name-derived: resolution, year, season, ...), sorted by key, as
+    /// [`Torrent::attributes`].
+    pub attributes: Vec<(String, String)>,
 }
 
 /// Restricts [`Store::search_filtered`](crate::Store::search_filtered). The default (no

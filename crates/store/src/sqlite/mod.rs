@@ -200,6 +200,10 @@ impl Store for SqliteStore {
         search::search_filtered(self, query, filter, limit)
     }
 
+    fn search_page(&self, request: &crate::SearchRequest) -> Result<crate::SearchPage> {
+        search::search_page(self, request)
+    }
+
     fn set_classification(&mut self, updates: &[Classification]) -> Result<usize> {
         write::set_classification(self, updates)
     }

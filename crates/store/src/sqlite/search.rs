@@ -13,7 +13,7 @@ use crate::{Error, Hit, InfoHash, Result, SearchFilter};
 
 /// The columns a [`Hit`] is read from ([`read_hit`]), for a `torrents AS t` in the query.
 const HIT_COLUMNS: &str = "t.id, t.info_hash, t.name, t.total_size, t.file_count, t.seeders, \
-     t.leechers, t.last_seen, t.content_type";
+     t.leechers, t.last_seen, t.content_type, t.first_seen, t.scraped_at, t.attributes";
 
 /// A row of [`HIT_COLUMNS`] followed by a score column, as the id and a hit without tags.
 fn read_hit(r: &Row<'_>, score: impl FnOnce(Option<f64>) -> f64) -> rusqlite::Result<(i64, Hit)> {
@@ -28,10 +28,24 @@ fn read_hit(r: &Row<'_>, score: impl FnOnce(Option<f64>) -> f64) -> rusqlite::Re
             leechers: opt_u32(r.get(6)?),
             last_seen: r.get(7)?,
             content_type: r.get(8)?,
-            score: score(r.get(9)?),
+            first_seen: r.get(9)?,
+            scraped_at: r.get(10)?,
+            attributes: parse_attributes(r.get(11)?),
+            score: score(r.get(12)?),
             tags: Vec::new(),
         },
     ))
+}
+
+/// The attributes' JSON object (string values, keys sorted) as pairs; anything else: none.
+fn parse_attributes(json: Option<String>) -> Vec<(String, String)> {
+    let Some(json) = json else {
+        return Vec::new();
+    };
+    match serde_json::from_str::<std::collections::BTreeMap<String, String>>(&json) {
+        Ok(map) => map.into_iter().collect(),
+        Err(_) => Vec::new(),
+    }
 }
 
 /// Runs a hit query: ids and hits without tags.
@@ -303,6 +317,87 @@ pub(super) fn search_filtered(
             s.hits(&sql, values, |_| 0.0)
         }
     }
+}
+
+/// INTERIM (replaced by the windowed keyset implementation): the old search, filtered and
+/// sorted in memory over at most the search window, paged by offset.
+pub(super) fn search_page(
+    s: &SqliteStore,
+    req: &crate::SearchRequest,
+) -> Result<crate::SearchPage> {
+    use crate::{Order, SortKey};
+    let offset: usize = match &req.cursor {
+        None => 0,
+        Some(c) => c
+            .strip_prefix("o")
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| Error::BadCursor(c.clone()))?,
+    };
+    let filter = SearchFilter {
+        content_type: req.content_type.clone(),
+        tag: req.tag.clone(),
+    };
+    let window = s.search_window as usize;
+    let mut hits = if req.text.trim().is_empty() {
+        let (sql, values) = if filter.is_empty() {
+            (
+                format!("SELECT {HIT_COLUMNS}, NULL FROM torrents AS t ORDER BY t.id DESC LIMIT ?"),
+                vec![Value::Integer(limit_sql(window))],
+            )
+        } else {
+            listing_query(&filter, Value::Integer(limit_sql(window)))
+        };
+        s.hits(&sql, values, |_| 0.0)?
+    } else {
+        search_filtered(s, &req.text, &filter, window)?
+    };
+    hits.retain(|h| {
+        req.min_size.is_none_or(|v| h.total_size >= v)
+            && req.max_size.is_none_or(|v| h.total_size <= v)
+            && req
+                .min_seeders
+                .is_none_or(|v| v == 0 || h.seeders.unwrap_or(0) >= v)
+            && req.min_files.is_none_or(|v| h.file_count >= v)
+            && req.max_files.is_none_or(|v| h.file_count <= v)
+            && req.since.is_none_or(|v| h.first_seen >= v)
+            && req.until.is_none_or(|v| h.first_seen <= v)
+    });
+    let order = req.order.unwrap_or(req.sort.default_order());
+    if req.sort != SortKey::Relevance || order == Order::Asc {
+        hits.sort_by(|a, b| {
+            let o = match req.sort {
+                SortKey::Relevance => a.score.total_cmp(&b.score),
+                SortKey::Seeders => a.seeders.cmp(&b.seeders),
+                SortKey::Size => a.total_size.cmp(&b.total_size),
+                SortKey::Files => a.file_count.cmp(&b.file_count),
+                SortKey::FirstSeen => a.first_seen.cmp(&b.first_seen),
+                SortKey::LastSeen => a.last_seen.cmp(&b.last_seen),
+                SortKey::Name => a.name.cmp(&b.name),
+            };
+            if order == Order::Asc { o } else { o.reverse() }
+        });
+    }
+    let total = hits.len() as u64;
+    let mut facets: Vec<(Option<String>, u64)> = Vec::new();
+    if req.count {
+        for h in &hits {
+            match facets.iter_mut().find(|(t, _)| *t == h.content_type) {
+                Some((_, n)) => *n += 1,
+                None => facets.push((h.content_type.clone(), 1)),
+            }
+        }
+        facets.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    }
+    let limit = req.limit.clamp(1, crate::MAX_PAGE);
+    let page: Vec<Hit> = hits.into_iter().skip(offset).take(limit).collect();
+    let next = offset + page.len();
+    Ok(crate::SearchPage {
+        next_cursor: (page.len() == limit && (next as u64) < total).then(|| format!("o{next}")),
+        hits: page,
+        total: if req.count { total } else { 0 },
+        estimated: total as usize >= window,
+        facets,
+    })
 }
 
 #[cfg(test)]
