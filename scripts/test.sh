@@ -13,12 +13,30 @@ ROOT=$(pwd)
 
 log() { printf '\n==> %s\n' "$*" >&2; }
 
-# 1. Python venv with libtorrent (the independent DHT implementation we test against).
+# 1. What the tests run against, installed here (never by hand): Debian's Chromium (the UI
+#    tests drive it headless) and Prometheus (scrapes a real crawler), and a Python venv with
+#    libtorrent (the independent DHT and peer implementation) and Playwright (drives that
+#    Chromium; no browser download).
+need_apt=()
+command -v chromium >/dev/null || need_apt+=(chromium)
+command -v prometheus >/dev/null || need_apt+=(prometheus)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  log "installing ${need_apt[*]} from Debian packages"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+export BITAGENT_CHROMIUM="${BITAGENT_CHROMIUM:-$(command -v chromium)}"
+export BITAGENT_PROMETHEUS="${BITAGENT_PROMETHEUS:-$(command -v prometheus)}"
+"$BITAGENT_CHROMIUM" --version
+"$BITAGENT_PROMETHEUS" --version 2>&1 | head -1
+
 VENV="$ROOT/.venv"
-if ! "$VENV/bin/python" -c 'import libtorrent' 2>/dev/null; then
-  log "creating $VENV with $(tr '\n' ' ' < tests/libtorrent/requirements.txt)"
+if ! "$VENV/bin/python" -c 'import libtorrent, playwright' 2>/dev/null; then
+  log "creating $VENV with $(cat tests/libtorrent/requirements.txt tests/browser/requirements.txt | tr '\n' ' ')"
   python3 -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check -r tests/libtorrent/requirements.txt
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check \
+    -r tests/libtorrent/requirements.txt -r tests/browser/requirements.txt
 fi
 "$VENV/bin/python" -c 'import libtorrent as lt; print("libtorrent", lt.__version__)'
 export BITAGENT_PYTHON="$VENV/bin/python"

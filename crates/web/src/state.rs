@@ -139,6 +139,9 @@ pub struct Options {
     pub history_len: usize,
     /// Readers of the store at once.
     pub max_readers: usize,
+    /// Where saved searches are kept (a small JSON file in the data directory); `None`:
+    /// saved searches are off.
+    pub saved_searches: Option<std::path::PathBuf>,
 }
 
 impl Options {
@@ -152,6 +155,7 @@ impl Options {
             history_every: Duration::from_secs(60),
             history_len: 60,
             max_readers: 4,
+            saved_searches: None,
         }
     }
 }
