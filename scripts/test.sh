@@ -29,7 +29,7 @@ fi
 export BITAGENT_CHROMIUM="${BITAGENT_CHROMIUM:-$(command -v chromium)}"
 export BITAGENT_PROMETHEUS="${BITAGENT_PROMETHEUS:-$(command -v prometheus)}"
 "$BITAGENT_CHROMIUM" --version
-"$BITAGENT_PROMETHEUS" --version 2>&1 | head -1
+"$BITAGENT_PROMETHEUS" --version 2>&1 | sed -n 1p
 
 VENV="$ROOT/.venv"
 if ! "$VENV/bin/python" -c 'import libtorrent, playwright' 2>/dev/null; then
