@@ -19,7 +19,7 @@ use store::{Hit, SortKey};
 use crate::links::{detail_path, magnet};
 use crate::params::{self, last};
 use crate::xml::{Xml, rfc822};
-use crate::{AppState, ApiError};
+use crate::{ApiError, AppState};
 
 /// Items in a feed when the request gives no `limit`.
 const FEED_LIMIT: usize = 50;
@@ -127,7 +127,10 @@ pub(crate) fn open_channel(x: &mut Xml, torznab: bool, title: &str, base: &str) 
     } else {
         x.open(
             "rss",
-            &[("version", "2.0"), ("xmlns:atom", "http://www.w3.org/2005/Atom")],
+            &[
+                ("version", "2.0"),
+                ("xmlns:atom", "http://www.w3.org/2005/Atom"),
+            ],
         );
     }
     x.open("channel", &[]);
@@ -228,7 +231,10 @@ fn describe(hit: &Hit) -> String {
     );
     match (hit.scraped_at, hit.seeders) {
         (Some(_), Some(s)) => {
-            d.push_str(&format!(", {s} seeders, {} leechers", hit.leechers.unwrap_or(0)));
+            d.push_str(&format!(
+                ", {s} seeders, {} leechers",
+                hit.leechers.unwrap_or(0)
+            ));
         }
         _ => d.push_str(", swarm not measured"),
     }

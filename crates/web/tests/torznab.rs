@@ -14,7 +14,12 @@ const NS: &str = "http://torznab.com/schemas/2015/feed";
 /// with characters XML cannot carry.
 fn lab() -> Vec<TorrentRecord> {
     let mut v = corpus();
-    let mut add = |n: u8, name: &str, ct: Option<&str>, seeders: Option<u32>, attrs: &[(&str, &str)], tags: &[&str]| {
+    let mut add = |n: u8,
+                   name: &str,
+                   ct: Option<&str>,
+                   seeders: Option<u32>,
+                   attrs: &[(&str, &str)],
+                   tags: &[&str]| {
         let mut r = record(n, name, u64::from(n) << 20, seeders, ct);
         r.attributes = attrs
             .iter()
@@ -23,20 +28,70 @@ fn lab() -> Vec<TorrentRecord> {
         r.tags = tags.iter().map(|t| (*t).to_owned()).collect();
         v.push(r);
     };
-    add(13, "Some Show S01E04 2160p", Some("tv_show"), Some(9),
-        &[("episode", "4"), ("resolution", "2160p"), ("season", "1")], &[]);
-    add(14, "Daily Show 2024.03.15 720p", Some("tv_show"), Some(4),
-        &[("resolution", "720p"), ("year", "2024")], &[]);
-    add(15, "Daily Show 2024.03.16 720p", Some("tv_show"), Some(4),
-        &[("resolution", "720p"), ("year", "2024")], &[]);
-    add(16, "Some Show S02E02 480p", Some("tv_show"), None,
-        &[("episode", "2"), ("resolution", "480p"), ("season", "2")], &[]);
-    add(17, "ctl\u{1}name\u{FFFF}end\u{1b}[0m\u{FFFE}", None, None, &[], &[]);
-    add(18, "Some Artist - Album (2001) MP3 320", Some("music"), Some(2),
-        &[("audio", "mp3"), ("year", "2001")], &[]);
-    add(19, "Some Artist - Live FLAC 24bit", Some("music"), Some(2),
-        &[("audio", "flac")], &["lossless"]);
-    add(20, "A Novel Audiobook", Some("audiobook"), Some(1), &[], &[]);
+    add(
+        13,
+        "Some Show S01E04 2160p",
+        Some("tv_show"),
+        Some(9),
+        &[("episode", "4"), ("resolution", "2160p"), ("season", "1")],
+        &[],
+    );
+    add(
+        14,
+        "Daily Show 2024.03.15 720p",
+        Some("tv_show"),
+        Some(4),
+        &[("resolution", "720p"), ("year", "2024")],
+        &[],
+    );
+    add(
+        15,
+        "Daily Show 2024.03.16 720p",
+        Some("tv_show"),
+        Some(4),
+        &[("resolution", "720p"), ("year", "2024")],
+        &[],
+    );
+    add(
+        16,
+        "Some Show S02E02 480p",
+        Some("tv_show"),
+        None,
+        &[("episode", "2"), ("resolution", "480p"), ("season", "2")],
+        &[],
+    );
+    add(
+        17,
+        "ctl\u{1}name\u{FFFF}end\u{1b}[0m\u{FFFE}",
+        None,
+        None,
+        &[],
+        &[],
+    );
+    add(
+        18,
+        "Some Artist - Album (2001) MP3 320",
+        Some("music"),
+        Some(2),
+        &[("audio", "mp3"), ("year", "2001")],
+        &[],
+    );
+    add(
+        19,
+        "Some Artist - Live FLAC 24bit",
+        Some("music"),
+        Some(2),
+        &[("audio", "flac")],
+        &["lossless"],
+    );
+    add(
+        20,
+        "A Novel Audiobook",
+        Some("audiobook"),
+        Some(1),
+        &[],
+        &[],
+    );
     add(21, "A Novel epub", Some("ebook"), Some(1), &[], &[]);
     v
 }
@@ -132,7 +187,12 @@ fn items(body: &str) -> Vec<Item> {
 async fn error_of(client: &reqwest::Client, url: &str) -> (u16, String) {
     let r = client.get(url).send().await.unwrap();
     assert_eq!(r.status(), 200, "{url}");
-    assert!(r.headers()["content-type"].to_str().unwrap().contains("xml"));
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .contains("xml")
+    );
     let body = r.text().await.unwrap();
     let doc = roxmltree::Document::parse(&body).unwrap();
     let e = doc.root_element();
@@ -218,7 +278,10 @@ async fn caps_lists_every_function_limit_and_category() {
         ])
     );
     let mut cats: BTreeMap<u32, (String, Vec<u32>)> = BTreeMap::new();
-    for c in el("categories").children().filter(|n| n.has_tag_name("category")) {
+    for c in el("categories")
+        .children()
+        .filter(|n| n.has_tag_name("category"))
+    {
         let id: u32 = c.attribute("id").unwrap().parse().unwrap();
         let subs = c
             .children()
@@ -265,16 +328,47 @@ async fn every_function_without_a_query_lists_the_newest() {
     let mut by_age: Vec<&TorrentRecord> = records.iter().collect();
     by_age.sort_by_key(|r| std::cmp::Reverse(r.seen_at));
     let newest: Vec<String> = by_age.iter().map(|r| r.info_hash.to_string()).collect();
-    for t in ["search", "tvsearch", "movie", "music", "book", "tv-search", "audio"] {
+    for t in [
+        "search",
+        "tvsearch",
+        "movie",
+        "music",
+        "book",
+        "tv-search",
+        "audio",
+    ] {
         let got = guids(&client, &server, &format!("t={t}")).await;
         assert_eq!(got, newest, "t={t}");
     }
     // What Sonarr's and Radarr's "Test" buttons send: their categories, no query.
-    let tv = items(&get(&client, &server, "t=tvsearch&cat=5030,5040&extended=1&offset=0&limit=100").await);
+    let tv = items(
+        &get(
+            &client,
+            &server,
+            "t=tvsearch&cat=5030,5040&extended=1&offset=0&limit=100",
+        )
+        .await,
+    );
     assert!(!tv.is_empty());
-    assert_eq!(tv[0].guid, hash_of(&records, 16), "the newest SD or HD episode first");
-    let movies = guids(&client, &server, "t=movie&cat=2000,2010,2030,2040,2045&extended=1").await;
-    assert_eq!(movies, vec![hash_of(&records, 3), hash_of(&records, 2), hash_of(&records, 1)]);
+    assert_eq!(
+        tv[0].guid,
+        hash_of(&records, 16),
+        "the newest SD or HD episode first"
+    );
+    let movies = guids(
+        &client,
+        &server,
+        "t=movie&cat=2000,2010,2030,2040,2045&extended=1",
+    )
+    .await;
+    assert_eq!(
+        movies,
+        vec![
+            hash_of(&records, 3),
+            hash_of(&records, 2),
+            hash_of(&records, 1)
+        ]
+    );
     // With words: what matches them.
     let q = guids(&client, &server, "t=search&q=big+buck+bunny").await;
     assert_eq!(sorted(q), hashes(&records, &[1, 2]));
@@ -370,11 +464,21 @@ async fn season_episode_daily_and_ids() {
         let got = guids(&client, &server, &format!("t=tvsearch&{q}")).await;
         assert_eq!(sorted(got), hashes(&records, want), "{q}");
     }
-    let movie = guids(&client, &server, "t=movie&q=Big+Buck+Bunny&imdbid=tt1254207").await;
+    let movie = guids(
+        &client,
+        &server,
+        "t=movie&q=Big+Buck+Bunny&imdbid=tt1254207",
+    )
+    .await;
     assert_eq!(sorted(movie), hashes(&records, &[1, 2]));
-    let item = items(&get(&client, &server, "t=tvsearch&q=Some+Show&season=1&ep=2").await).remove(0);
+    let item =
+        items(&get(&client, &server, "t=tvsearch&q=Some+Show&season=1&ep=2").await).remove(0);
     assert_eq!(
-        (item.attr("season"), item.attr("episode"), item.attr("resolution")),
+        (
+            item.attr("season"),
+            item.attr("episode"),
+            item.attr("resolution")
+        ),
         (Some("1"), Some("2"), Some("720p"))
     );
     server.stop().await;
@@ -390,7 +494,12 @@ async fn offset_and_limit_page_through_the_same_list() {
     for limit in [1, 5, 7] {
         let mut paged = Vec::new();
         for page in 0..30 {
-            let got = guids(&client, &server, &format!("t=search&limit={limit}&offset={}", page * limit)).await;
+            let got = guids(
+                &client,
+                &server,
+                &format!("t=search&limit={limit}&offset={}", page * limit),
+            )
+            .await;
             assert!(got.len() <= limit);
             if got.is_empty() {
                 break;
@@ -405,8 +514,16 @@ async fn offset_and_limit_page_through_the_same_list() {
     assert_eq!(second, tv[2..4]);
     // Over the maximum: clamped, not refused; past the paging depth: an empty page.
     assert_eq!(guids(&client, &server, "t=search&limit=5000").await, all);
-    assert!(guids(&client, &server, "t=search&offset=1000").await.is_empty());
-    assert!(guids(&client, &server, "t=search&offset=99999999").await.is_empty());
+    assert!(
+        guids(&client, &server, "t=search&offset=1000")
+            .await
+            .is_empty()
+    );
+    assert!(
+        guids(&client, &server, "t=search&offset=99999999")
+            .await
+            .is_empty()
+    );
     server.stop().await;
 }
 
@@ -419,7 +536,10 @@ async fn items_carry_links_magnets_and_each_attribute_once() {
     let extended = items(&get(&client, &server, "t=search&extended=1").await);
     assert_eq!(plain.len(), records.len());
     for (a, b) in plain.iter().zip(&extended) {
-        assert_eq!(a.attrs, b.attrs, "extended=1 gives every attribute either way");
+        assert_eq!(
+            a.attrs, b.attrs,
+            "extended=1 gives every attribute either way"
+        );
     }
     for r in &records {
         let h = r.info_hash.to_string();
@@ -427,7 +547,11 @@ async fn items_carry_links_magnets_and_each_attribute_once() {
         assert_eq!(it.title, visible(&r.name));
         let detail = server.url(&format!("/torrents/{h}"));
         assert_eq!((&it.link, &it.comments), (&detail, &detail));
-        assert!(it.enclosure.0.starts_with(&format!("magnet:?xt=urn:btih:{h}&dn=")));
+        assert!(
+            it.enclosure
+                .0
+                .starts_with(&format!("magnet:?xt=urn:btih:{h}&dn="))
+        );
         assert_eq!(it.enclosure.1, r.total_size.to_string());
         assert_eq!(it.enclosure.2, "application/x-bittorrent");
         assert_eq!(it.size, r.total_size.to_string());
@@ -461,10 +585,17 @@ async fn items_carry_links_magnets_and_each_attribute_once() {
             }
         }
     }
-    let first = plain.iter().find(|i| i.guid == hash_of(&records, 1)).unwrap();
+    let first = plain
+        .iter()
+        .find(|i| i.guid == hash_of(&records, 1))
+        .unwrap();
     assert_eq!(first.pub_date, "Tue, 14 Nov 2023 23:13:20 +0000");
     assert_eq!(
-        (first.attr("year"), first.attr("resolution"), first.attr("season")),
+        (
+            first.attr("year"),
+            first.attr("resolution"),
+            first.attr("season")
+        ),
         (Some("2008"), Some("1080p"), None)
     );
     // Behind a TLS proxy the links say https.
@@ -476,7 +607,10 @@ async fn items_carry_links_magnets_and_each_attribute_once() {
         .await
         .unwrap();
     let it = items(&r.text().await.unwrap()).remove(0);
-    assert_eq!(it.link, format!("https://bitagent.example:8443/torrents/{}", it.guid));
+    assert_eq!(
+        it.link,
+        format!("https://bitagent.example:8443/torrents/{}", it.guid)
+    );
     server.stop().await;
 }
 
@@ -486,7 +620,12 @@ async fn errors_have_their_codes() {
     let client = reqwest::Client::new();
     let url = |q: &str| server.url(&format!("/torznab/api?{q}"));
     // Reads are closed: the key is required, for caps as for searches.
-    for q in ["t=caps", "t=search", "t=search&apikey=wrong", "t=caps&apikey="] {
+    for q in [
+        "t=caps",
+        "t=search",
+        "t=search&apikey=wrong",
+        "t=caps&apikey=",
+    ] {
         assert_eq!(error_of(&client, &url(q)).await.0, 100, "{q}");
     }
     let k = format!("apikey={KEY}");
@@ -506,7 +645,10 @@ async fn errors_have_their_codes() {
     ] {
         let (got, description) = error_of(&client, &url(&format!("{q}&{k}"))).await;
         assert_eq!(got, code, "{q}: {description}");
-        assert!(description.contains(&format!("({param})")) || param.is_empty(), "{q}: {description}");
+        assert!(
+            description.contains(&format!("({param})")) || param.is_empty(),
+            "{q}: {description}"
+        );
     }
     // The key opens everything.
     assert!(items(&get(&client, &server, &format!("t=search&{k}")).await).len() > 1);
@@ -523,7 +665,11 @@ async fn over_the_rate_is_a_429_with_error_900() {
     let mut limited = None;
     // A burst of 4 at 1/s: 20 searches in a row cannot all pass within the 10 s timeout.
     for _ in 0..20 {
-        let r = client.get(server.url("/torznab/api?t=search&limit=1")).send().await.unwrap();
+        let r = client
+            .get(server.url("/torznab/api?t=search&limit=1"))
+            .send()
+            .await
+            .unwrap();
         if r.status() == 429 {
             limited = Some(r);
             break;
@@ -531,7 +677,11 @@ async fn over_the_rate_is_a_429_with_error_900() {
         assert_eq!(r.status(), 200);
     }
     let r = limited.expect("no search was limited");
-    let retry: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(retry >= 1);
     let body = r.text().await.unwrap();
     let doc = roxmltree::Document::parse(&body).unwrap();
@@ -540,7 +690,11 @@ async fn over_the_rate_is_a_429_with_error_900() {
     assert_eq!(e.attribute("code"), Some("900"));
     assert_eq!(e.attribute("description"), Some("Request limit reached"));
     // Caps are not searches: still answered.
-    let r = client.get(server.url("/torznab/api?t=caps")).send().await.unwrap();
+    let r = client
+        .get(server.url("/torznab/api?t=caps"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     server.stop().await;
 }
@@ -556,10 +710,16 @@ async fn hostile_names_stay_text() {
     let got = items(&body);
     for n in [8u8, 9, 10, 11, 17] {
         let r = &records[usize::from(n) - 1];
-        let it = got.iter().find(|i| i.guid == r.info_hash.to_string()).unwrap();
+        let it = got
+            .iter()
+            .find(|i| i.guid == r.info_hash.to_string())
+            .unwrap();
         assert_eq!(it.title, visible(&r.name), "record {n}");
     }
-    let ctl = got.iter().find(|i| i.guid == hash_of(&records, 17)).unwrap();
+    let ctl = got
+        .iter()
+        .find(|i| i.guid == hash_of(&records, 17))
+        .unwrap();
     assert_eq!(ctl.title, "ctlnameend[0m");
     server.stop().await;
 }

@@ -39,7 +39,11 @@ pub(crate) const CATEGORIES: &[Category] = &[
     Category {
         id: 2000,
         name: "Movies",
-        subcats: &[(2030, "Movies/SD"), (2040, "Movies/HD"), (2045, "Movies/UHD")],
+        subcats: &[
+            (2030, "Movies/SD"),
+            (2040, "Movies/HD"),
+            (2045, "Movies/UHD"),
+        ],
     },
     Category {
         id: 3000,
@@ -283,12 +287,37 @@ mod tests {
     #[test]
     fn each_type_and_quality_has_its_categories() {
         for (ct, attrs, tags, want) in [
-            (Some("movie"), &[("resolution", "1080p")][..], &[][..], (2000, Some(2040))),
-            (Some("movie"), &[("resolution", "2160p")], &[], (2000, Some(2045))),
-            (Some("movie"), &[("resolution", "480p")], &[], (2000, Some(2030))),
+            (
+                Some("movie"),
+                &[("resolution", "1080p")][..],
+                &[][..],
+                (2000, Some(2040)),
+            ),
+            (
+                Some("movie"),
+                &[("resolution", "2160p")],
+                &[],
+                (2000, Some(2045)),
+            ),
+            (
+                Some("movie"),
+                &[("resolution", "480p")],
+                &[],
+                (2000, Some(2030)),
+            ),
             (Some("movie"), &[], &[], (2000, None)),
-            (Some("tv_show"), &[("resolution", "720p")], &[], (5000, Some(5040))),
-            (Some("tv_show"), &[("resolution", "weird")], &[], (5000, None)),
+            (
+                Some("tv_show"),
+                &[("resolution", "720p")],
+                &[],
+                (5000, Some(5040)),
+            ),
+            (
+                Some("tv_show"),
+                &[("resolution", "weird")],
+                &[],
+                (5000, None),
+            ),
             (Some("music"), &[("audio", "mp3")], &[], (3000, Some(3010))),
             (Some("music"), &[("audio", "flac")], &[], (3000, Some(3040))),
             (Some("music"), &[], &["lossless"], (3000, Some(3040))),

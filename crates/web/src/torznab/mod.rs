@@ -154,7 +154,9 @@ async fn answer(
     let t = last(pairs, "t")
         .map(str::trim)
         .filter(|t| !t.is_empty())
-        .ok_or_else(|| TorznabError::missing("t", "caps, search, tvsearch, movie, music or book"))?;
+        .ok_or_else(|| {
+            TorznabError::missing("t", "caps, search, tvsearch, movie, music or book")
+        })?;
     if t == "caps" {
         return Ok(xml_response(caps::caps(), "application/xml; charset=utf-8"));
     }
@@ -173,7 +175,9 @@ async fn answer(
         }
         return Err(TorznabError::new(
             203,
-            format!("Function not available: t={shown} (caps, search, tvsearch, movie, music, book)"),
+            format!(
+                "Function not available: t={shown} (caps, search, tvsearch, movie, music, book)"
+            ),
         ));
     }
     let search = search::Search::parse(pairs, function)?;
