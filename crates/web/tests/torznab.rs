@@ -723,3 +723,35 @@ async fn hostile_names_stay_text() {
     assert_eq!(ctl.title, "ctlnameend[0m");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_year_ending_the_query_is_matched_on_the_year_attribute() {
+    // What Radarr sends: `q=Title Year`. Names without the year still match; a torrent
+    // known to be of another year does not, unless the number is in its name.
+    let mut records = corpus();
+    let mut remake = record(
+        13,
+        "Big Buck Bunny remake 1999",
+        9 << 20,
+        Some(1),
+        Some("movie"),
+    );
+    remake.attributes = vec![("year".into(), "1999".into())];
+    records.push(remake);
+    let mut sequel = record(
+        14,
+        "Big Buck Bunny 2008 Returns 2011",
+        9 << 20,
+        Some(1),
+        Some("movie"),
+    );
+    sequel.attributes = vec![("year".into(), "2011".into())];
+    records.push(sequel);
+    let server = TestServer::start(&records, true).await;
+    let client = reqwest::Client::new();
+    let got = guids(&client, &server, "t=movie&cat=2000&q=Big+Buck+Bunny+2008").await;
+    assert_eq!(sorted(got), hashes(&records, &[1, 2, 14]));
+    let got = guids(&client, &server, "t=search&q=Big+Buck+Bunny+1999").await;
+    assert_eq!(sorted(got), hashes(&records, &[2, 13]));
+    server.stop().await;
+}

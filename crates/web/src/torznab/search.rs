@@ -23,6 +23,10 @@ pub(crate) struct Search {
     pub(crate) text: String,
     /// `cat=`; `None`: every category.
     pub(crate) cats: Option<CatFilter>,
+    /// A year ending the words (Radarr sends `q=Title 2008`): searched without it, and a
+    /// torrent must have this `year` attribute, no year attribute, or the number among its
+    /// name's words (`Blade Runner 2049`).
+    pub(crate) year: Option<u32>,
     /// `season=` (not in the daily form).
     pub(crate) season: Option<u32>,
     /// `ep=`.
@@ -53,13 +57,18 @@ impl Search {
             _ => &[],
         };
         words.extend(extra.iter().filter_map(|k| nonempty(pairs, k)));
-        let text = words.join(" ");
+        let mut text = words.join(" ");
         if text.len() > MAX_Q_BYTES {
             return Err(TorznabError::invalid(
                 "q",
                 format!("longer than {MAX_Q_BYTES} bytes"),
             ));
         }
+        let year = trailing_year(&text).map(|(rest, y)| (rest.len(), y));
+        if let Some((len, _)) = year {
+            text.truncate(len);
+        }
+        let year = year.map(|(_, y)| y);
         let cats = match nonempty(pairs, "cat") {
             Some(v) => CatFilter::parse(v).map_err(|e| TorznabError::invalid("cat", e))?,
             None => None,
@@ -112,6 +121,7 @@ impl Search {
         };
         Ok(Self {
             text,
+            year,
             cats,
             season,
             episode,
@@ -125,6 +135,12 @@ impl Search {
     fn matches(&self, hit: &Hit) -> bool {
         if self.cats.as_ref().is_some_and(|c| !c.matches(hit)) {
             return false;
+        }
+        if let Some(y) = self.year {
+            let attr = crate::rss::number_attr(hit, "year");
+            if attr.is_some_and(|a| a != y) && !has_word(&hit.name, y) {
+                return false;
+            }
         }
         if self
             .season
@@ -203,6 +219,22 @@ fn season_number(v: &str) -> Result<u32, String> {
         .ok_or_else(|| format!("{v:?} is not a season or episode number"))
 }
 
+/// `text` without its last word when that word is a year (1900–2099) and others precede
+/// it, and the year.
+fn trailing_year(text: &str) -> Option<(&str, u32)> {
+    let trimmed = text.trim_end();
+    let (rest, last) = trimmed.rsplit_once(char::is_whitespace)?;
+    let year: u32 = last.parse().ok().filter(|y| (1900..=2099).contains(y))?;
+    let rest = rest.trim_end();
+    (last.len() == 4 && !rest.is_empty()).then_some((rest, year))
+}
+
+/// Whether the number is one of the name's words.
+fn has_word(name: &str, n: u32) -> bool {
+    name.split(|c: char| !c.is_ascii_alphanumeric())
+        .any(|w| !w.is_empty() && w.parse::<u32>().ok() == Some(n))
+}
+
 /// Whether the name's words hold the date as year, month, day in a row (`2024.03.15`,
 /// `2024-03-15`, `2024 03 15`).
 fn has_date(name: &str, year: u32, month: u32, day: u32) -> bool {
@@ -255,6 +287,12 @@ mod tests {
                 })
             )
         );
+        let y = Search::parse(&pairs(&[("q", "Blade Runner 2049 2017")]), "movie").unwrap();
+        assert_eq!((y.text.as_str(), y.year), ("Blade Runner 2049", Some(2017)));
+        for q in ["2012", "Show 12345", "Show 1800", "Show 2008x"] {
+            let s = Search::parse(&pairs(&[("q", q)]), "search").unwrap();
+            assert_eq!((s.text.as_str(), s.year), (q, None), "{q}");
+        }
         let m = Search::parse(&pairs(&[("artist", "Miles"), ("album", "Kind")]), "music").unwrap();
         assert_eq!(m.text, "Miles Kind");
         assert!(
