@@ -3,10 +3,10 @@
 //! - `t=caps`: [`caps`]; `t=search|tvsearch|movie|music|book`: [`search`], answered as an
 //!   RSS 2.0 feed with `torznab:attr` elements (see [`crate::rss::item`]).
 //! - The key comes as `apikey=` when reads need it.
-//! - Errors are `<error code=".." description=".."/>` with HTTP 200, as Newznab servers
-//!   answer and as the clients parse them (they read the code from the body; a 4xx would
-//!   make Sonarr report a connection failure instead): 100 wrong or missing key, 200 a
-//!   missing parameter, 201 an invalid one (both name it), 203 an unknown `t=`, 900 the rest.
+//! - Errors are `<error code=".." description=".."/>` with HTTP 200, so every client reads
+//!   the code from the body whatever it does with error statuses: 100 wrong or missing key,
+//!   200 a missing parameter, 201 an invalid one (both name it), 203 an unknown `t=`, 900
+//!   the rest.
 //!   Over the per-IP search rate the answer is HTTP 429 with `Retry-After` (the clients back
 //!   off on it) and error 900 "Request limit reached"; a store that cannot answer is 503
 //!   with error 900.
