@@ -640,6 +640,8 @@ async fn errors_have_their_codes() {
         (format!("t=tvsearch&season=2024&ep=13/45&{k}"), 201, "ep"),
         (format!("t=search&q={}&{k}", "x".repeat(600)), 201, "q"),
         (format!("t=search&q=%22%22&{k}"), 201, "q"),
+        // Not UTF-8: decoded lossily, no word left.
+        (format!("t=search&q=%FF%FE&{k}"), 201, "q"),
         (format!("t=details&{k}"), 203, ""),
         (format!("t=%3Cscript%3E&{k}"), 203, ""),
     ] {

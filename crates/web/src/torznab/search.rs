@@ -226,7 +226,9 @@ fn trailing_year(text: &str) -> Option<(&str, u32)> {
     let (rest, last) = trimmed.rsplit_once(char::is_whitespace)?;
     let year: u32 = last.parse().ok().filter(|y| (1900..=2099).contains(y))?;
     let rest = rest.trim_end();
-    (last.len() == 4 && !rest.is_empty()).then_some((rest, year))
+    // Not when it is part of the query syntax (`a OR 2008`, `"... 2008"`).
+    let syntax = rest.ends_with(" OR") || rest == "OR" || text.contains('"');
+    (last.len() == 4 && !rest.is_empty() && !syntax).then_some((rest, year))
 }
 
 /// Whether the number is one of the name's words.
@@ -289,7 +291,14 @@ mod tests {
         );
         let y = Search::parse(&pairs(&[("q", "Blade Runner 2049 2017")]), "movie").unwrap();
         assert_eq!((y.text.as_str(), y.year), ("Blade Runner 2049", Some(2017)));
-        for q in ["2012", "Show 12345", "Show 1800", "Show 2008x"] {
+        for q in [
+            "2012",
+            "Show 12345",
+            "Show 1800",
+            "Show 2008x",
+            "Show OR 2008",
+            "\"Show 2008\"",
+        ] {
             let s = Search::parse(&pairs(&[("q", q)]), "search").unwrap();
             assert_eq!((s.text.as_str(), s.year), (q, None), "{q}");
         }
