@@ -413,8 +413,20 @@ async fn categories_and_subcategories() {
         let got = guids(&client, &server, &cat(c)).await;
         assert_eq!(sorted(got), hashes(&records, want), "cat={c}");
     }
-    // Each item carries its parent and, when known, its subcategory.
+    // Several content types come merged, newest first, and page like one list.
     let all = items(&get(&client, &server, "t=search").await);
+    let movies_and_tv: Vec<String> = all
+        .iter()
+        .filter(|i| i.categories()[0] == 2000 || i.categories()[0] == 5000)
+        .map(|i| i.guid.clone())
+        .collect();
+    assert_eq!(movies_and_tv.len(), 9);
+    assert_eq!(guids(&client, &server, "t=search&cat=5000,2000").await, movies_and_tv);
+    assert_eq!(
+        guids(&client, &server, "t=search&cat=2000,5000&offset=3&limit=4").await,
+        movies_and_tv[3..7]
+    );
+    // Each item carries its parent and, when known, its subcategory.
     let cats_of = |n: u8| {
         let h = hash_of(&records, n);
         all.iter().find(|i| i.guid == h).unwrap().categories()

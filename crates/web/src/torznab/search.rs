@@ -1,6 +1,8 @@
 //! The search functions (`t=search|tvsearch|movie|music|book`): parameters, filters, and
 //! offset paging over the store's keyset pages.
 
+use std::collections::VecDeque;
+
 use store::{Hit, MAX_PAGE, SearchRequest, SortKey, Store};
 
 use super::categories::CatFilter;
@@ -156,56 +158,116 @@ impl Search {
     }
 
     /// The page asked for: walks the store's pages (100 hits each, at most
-    /// [`MAX_SCAN_PAGES`]) through the filters, skips `offset` matches and keeps `limit`.
-    /// Items past [`MAX_DEPTH`] are never returned.
+    /// [`MAX_SCAN_PAGES`] in all) through the filters, skips `offset` matches and keeps
+    /// `limit`. Items past [`MAX_DEPTH`] are never returned.
+    ///
+    /// Categories of one or several content types are searched one content type at a time
+    /// (the store filters, so a rare type is not drowned by common ones) and merged in the
+    /// answer's order; with Other (which is many content types) or no `cat`, one unfiltered
+    /// search is filtered here.
     pub(crate) fn run(&self, store: &dyn Store) -> store::Result<Vec<Hit>> {
         if self.ids_only || self.offset >= MAX_DEPTH {
             return Ok(Vec::new());
         }
         let want = self.limit.min(MAX_DEPTH - self.offset);
-        let mut req = SearchRequest {
+        // No words: the newest first (what the clients' test and RSS sync expect).
+        let newest = self.text.trim().is_empty();
+        let base = SearchRequest {
             text: self.text.clone(),
             limit: MAX_PAGE,
-            // No words: the newest first (what the clients' test and RSS sync expect).
-            sort: if self.text.trim().is_empty() {
+            sort: if newest {
                 SortKey::FirstSeen
             } else {
                 SortKey::Relevance
             },
             ..SearchRequest::default()
         };
-        if let Some(c) = &self.cats {
-            match c.classes().as_slice() {
-                [] => return Ok(Vec::new()),
-                // One content type: the store filters (and its window holds only those).
-                [one] => req.content_type = one.content_type().map(str::to_owned),
-                // Several (or Other, which is many): filtered here.
-                _ => {}
+        let types: Vec<Option<&str>> = match &self.cats {
+            None => vec![None],
+            Some(c) => {
+                let classes = c.classes();
+                if classes.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let types: Option<Vec<&str>> = classes.iter().map(|c| c.content_type()).collect();
+                types.map_or_else(|| vec![None], |t| t.into_iter().map(Some).collect())
             }
-        }
+        };
+        let mut streams: Vec<Stream> = types
+            .into_iter()
+            .map(|t| Stream {
+                req: SearchRequest {
+                    content_type: t.map(str::to_owned),
+                    ..base.clone()
+                },
+                buf: VecDeque::new(),
+                done: false,
+            })
+            .collect();
+        let mut budget = MAX_SCAN_PAGES;
         let mut skip = self.offset;
         let mut out = Vec::with_capacity(want);
-        for _ in 0..MAX_SCAN_PAGES {
-            let page = store.search_page(&req)?;
-            for hit in page.hits {
-                if !self.matches(&hit) {
-                    continue;
-                }
-                if skip > 0 {
-                    skip -= 1;
-                    continue;
-                }
-                out.push(hit);
-                if out.len() == want {
-                    return Ok(out);
-                }
+        while out.len() < want {
+            for s in &mut streams {
+                s.fill(store, self, &mut budget)?;
             }
-            match page.next_cursor {
-                Some(c) => req.cursor = Some(c),
-                None => break,
+            // A stream cut short by the budget would come out of order: stop there.
+            if streams.iter().any(|s| s.buf.is_empty() && !s.done) {
+                break;
+            }
+            let best = streams
+                .iter()
+                .enumerate()
+                .filter_map(|(i, s)| s.buf.front().map(|h| (i, h)))
+                .max_by(|(_, a), (_, b)| {
+                    if newest {
+                        a.first_seen.cmp(&b.first_seen)
+                    } else {
+                        a.score.total_cmp(&b.score)
+                    }
+                    // Ties: the earlier stream first.
+                    .then(std::cmp::Ordering::Greater)
+                })
+                .map(|(i, _)| i);
+            let Some(hit) = best.and_then(|i| streams[i].buf.pop_front()) else {
+                break;
+            };
+            if skip > 0 {
+                skip -= 1;
+            } else {
+                out.push(hit);
             }
         }
         Ok(out)
+    }
+}
+
+/// One content type's pages, filtered, waiting to be merged.
+struct Stream {
+    req: SearchRequest,
+    buf: VecDeque<Hit>,
+    done: bool,
+}
+
+impl Stream {
+    /// Reads pages until a match is waiting, the store has no more, or the budget is spent.
+    fn fill(
+        &mut self,
+        store: &dyn Store,
+        search: &Search,
+        budget: &mut usize,
+    ) -> store::Result<()> {
+        while self.buf.is_empty() && !self.done && *budget > 0 {
+            *budget -= 1;
+            let page = store.search_page(&self.req)?;
+            self.buf
+                .extend(page.hits.into_iter().filter(|h| search.matches(h)));
+            match page.next_cursor {
+                Some(c) => self.req.cursor = Some(c),
+                None => self.done = true,
+            }
+        }
+        Ok(())
     }
 }
 
