@@ -116,22 +116,9 @@ pub(crate) fn base_url(headers: &HeaderMap) -> String {
 /// Torznab namespace).
 pub(crate) fn open_channel(x: &mut Xml, torznab: bool, title: &str, base: &str) {
     if torznab {
-        x.open(
-            "rss",
-            &[
-                ("version", "2.0"),
-                ("xmlns:atom", "http://www.w3.org/2005/Atom"),
-                ("xmlns:torznab", TORZNAB_NS),
-            ],
-        );
+        x.open("rss", &[("version", "2.0"), ("xmlns:torznab", TORZNAB_NS)]);
     } else {
-        x.open(
-            "rss",
-            &[
-                ("version", "2.0"),
-                ("xmlns:atom", "http://www.w3.org/2005/Atom"),
-            ],
-        );
+        x.open("rss", &[("version", "2.0")]);
     }
     x.open("channel", &[]);
     x.element("title", title);

@@ -168,6 +168,18 @@ async fn newest_first_unless_sorted_and_filtered_like_a_search() {
             .map(|r| r.info_hash.to_string())
             .collect::<Vec<_>>()
     );
+    // A Host header that is not a host is not echoed into the links.
+    let r = client
+        .get(server.url("/feed?limit=1"))
+        .header("host", "x\"><svg onload=alert(1)>")
+        .send()
+        .await
+        .unwrap();
+    let (_, odd) = parse(&r.text().await.unwrap());
+    assert_eq!(
+        odd[0].link,
+        format!("http://localhost/torrents/{}", odd[0].guid)
+    );
     let (_, few) = feed(&client, &server, "limit=2").await;
     assert_eq!(few.len(), 2);
     // A bad parameter is the API's 400 naming it.

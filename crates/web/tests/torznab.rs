@@ -421,7 +421,10 @@ async fn categories_and_subcategories() {
         .map(|i| i.guid.clone())
         .collect();
     assert_eq!(movies_and_tv.len(), 9);
-    assert_eq!(guids(&client, &server, "t=search&cat=5000,2000").await, movies_and_tv);
+    assert_eq!(
+        guids(&client, &server, "t=search&cat=5000,2000").await,
+        movies_and_tv
+    );
     assert_eq!(
         guids(&client, &server, "t=search&cat=2000,5000&offset=3&limit=4").await,
         movies_and_tv[3..7]
