@@ -29,6 +29,7 @@ mod server;
 mod state;
 mod torznab;
 mod ui;
+mod xml;
 
 pub use auth::{API_KEY_HEADER, SESSION_COOKIE};
 pub use data::{Data, Opener};
