@@ -1,0 +1,226 @@
+//! The JSON API under `/api/v1`, described by the OpenAPI spec at `/api/v1/openapi.json`.
+//!
+//! - [`search`]: `GET /api/v1/search`, a page of results with facets and a cursor.
+//! - [`torrents`]: `GET /api/v1/torrents/{infohash}` (with its files, paged) and
+//!   `GET /api/v1/torrents/{infohash}/explain`.
+//! - [`stats`]: `GET /api/v1/stats`.
+//! - [`writes`]: `DELETE /api/v1/torrents/{infohash}`, `PUT /api/v1/torrents/{infohash}/tags`,
+//!   `POST /api/v1/reclassify`.
+//! - [`openapi`]: the spec, generated from these handlers and their types.
+//!
+//! Every answer is JSON, errors included (`{"error": {"code", "message", "parameter"}}`, see
+//! [`ApiError`]): an unknown path under `/api/v1` is a JSON 404 and a method a route does not
+//! serve a JSON 405 with `Allow`. Reads need what [`AppState::require_read`] needs, writes
+//! what [`AppState::require_write`] needs; the spec itself is open. Times are Unix seconds.
+//!
+//! Routes are added through [`Routes`], which remembers each (method, path) it serves: a
+//! test compares that list with the spec's, so an undocumented route cannot slip in.
+
+mod openapi;
+mod search;
+mod stats;
+mod torrents;
+mod writes;
+
+use std::collections::BTreeMap;
+
+use axum::Router;
+use axum::handler::Handler;
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodFilter, MethodRouter, any};
+use serde::Serialize;
+use store::InfoHash;
+
+use crate::{ApiError, AppState};
+
+/// The API's routes.
+pub(crate) fn routes() -> Router<AppState> {
+    api().finish()
+}
+
+/// Every route the API serves, each through [`Routes`] so it is listed.
+fn api() -> Routes {
+    Routes::default()
+        .get("/api/v1/search", search::search)
+        .get("/api/v1/torrents/{infohash}", torrents::torrent)
+        .delete("/api/v1/torrents/{infohash}", writes::delete_torrent)
+        .get("/api/v1/torrents/{infohash}/explain", torrents::explain)
+        .put("/api/v1/torrents/{infohash}/tags", writes::set_tags)
+        .post("/api/v1/reclassify", writes::reclassify)
+        .get("/api/v1/stats", stats::stats)
+        .get("/api/v1/openapi.json", openapi::openapi_json)
+}
+
+/// A router that remembers what it serves, one [`MethodRouter`] per path (so each path gets
+/// one JSON 405 fallback).
+#[derive(Default)]
+struct Routes {
+    paths: BTreeMap<&'static str, MethodRouter<AppState>>,
+    served: Vec<(Method, &'static str)>,
+}
+
+impl Routes {
+    fn add<H, T>(mut self, method: Method, filter: MethodFilter, path: &'static str, h: H) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        let mr = match self.paths.remove(path) {
+            Some(mr) => mr.on(filter, h),
+            None => axum::routing::on(filter, h),
+        };
+        self.paths.insert(path, mr);
+        self.served.push((method, path));
+        self
+    }
+
+    fn get<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, h: H) -> Self {
+        self.add(Method::GET, MethodFilter::GET, path, h)
+    }
+
+    fn put<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, h: H) -> Self {
+        self.add(Method::PUT, MethodFilter::PUT, path, h)
+    }
+
+    fn post<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, h: H) -> Self {
+        self.add(Method::POST, MethodFilter::POST, path, h)
+    }
+
+    fn delete<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, h: H) -> Self {
+        self.add(Method::DELETE, MethodFilter::DELETE, path, h)
+    }
+
+    /// The router: the served paths (a JSON 405 for other methods), and a JSON 404 for any
+    /// other path under `/api/v1`.
+    fn finish(self) -> Router<AppState> {
+        let mut router = Router::new();
+        for (path, mr) in self.paths {
+            router = router.route(path, mr.fallback(method_not_allowed));
+        }
+        router
+            .route("/api/v1", any(not_found))
+            .route("/api/v1/", any(not_found))
+            .route("/api/v1/{*rest}", any(not_found))
+    }
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound("no such API endpoint (the spec is at /api/v1/openapi.json)".into())
+}
+
+/// A JSON 405 in [`ApiError`]'s shape (axum adds the `Allow` header).
+async fn method_not_allowed(method: Method) -> Response {
+    let body = serde_json::json!({ "error": {
+        "code": "method_not_allowed",
+        "message": format!("{method} is not served here (see the Allow header)"),
+    }});
+    (StatusCode::METHOD_NOT_ALLOWED, axum::Json(body)).into_response()
+}
+
+/// The query string's pairs, percent-decoded (`+` is a space). A value that is not UTF-8
+/// once decoded is a 400 naming its parameter; a name that is not UTF-8 is no parameter of
+/// ours and is dropped.
+pub(crate) fn query_pairs(raw: Option<&str>) -> Result<Vec<(String, String)>, ApiError> {
+    let mut out = Vec::new();
+    for part in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = part.split_once('=').unwrap_or((part, ""));
+        let Ok(k) = String::from_utf8(percent_decode(k)) else {
+            continue;
+        };
+        let v = String::from_utf8(percent_decode(v)).map_err(|_| {
+            ApiError::param(&k, "not UTF-8 once percent-decoded (encode text as UTF-8)")
+        })?;
+        out.push((k, v));
+    }
+    Ok(out)
+}
+
+/// `application/x-www-form-urlencoded` decoding: `+` is a space, `%XX` a byte; a `%` not
+/// followed by two hex digits stays as it is.
+fn percent_decode(s: &str) -> Vec<u8> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < b.len() && hex(b[i + 1]).is_some() && hex(b[i + 2]).is_some() => {
+                out.push((hex(b[i + 1]).unwrap_or(0) << 4) | hex(b[i + 2]).unwrap_or(0));
+                i += 2;
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    out
+}
+
+fn hex(c: u8) -> Option<u8> {
+    (c as char).to_digit(16).map(|d| d as u8)
+}
+
+/// The `{infohash}` of a path: 40 hex digits, or a 400 naming `infohash`.
+fn infohash(
+    path: Result<axum::extract::Path<String>, axum::extract::rejection::PathRejection>,
+) -> Result<InfoHash, ApiError> {
+    let bad = || ApiError::param("infohash", "40 hex digits (a v1 infohash)");
+    let axum::extract::Path(s) = path.map_err(|_| bad())?;
+    s.parse().map_err(|_| bad())
+}
+
+/// The current time in Unix seconds.
+fn now() -> store::UnixSeconds {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// Torrents of one content type (`null`: unclassified).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub(crate) struct TypeCount {
+    /// The content type; `null` counts the unclassified.
+    pub(crate) content_type: Option<String>,
+    /// How many.
+    pub(crate) count: u64,
+}
+
+impl TypeCount {
+    fn list(counts: Vec<(Option<String>, u64)>) -> Vec<Self> {
+        counts
+            .into_iter()
+            .map(|(content_type, count)| Self {
+                content_type,
+                count,
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_pairs_decode_and_name_what_is_not_utf8() {
+        let p = query_pairs(Some("q=a+b%20c%26&x&type=movie&&bad=%G1%2")).unwrap();
+        assert_eq!(
+            p,
+            [
+                ("q".to_owned(), "a b c&".to_owned()),
+                ("x".to_owned(), String::new()),
+                ("type".to_owned(), "movie".to_owned()),
+                ("bad".to_owned(), "%G1%2".to_owned()),
+            ]
+        );
+        assert!(matches!(query_pairs(Some("limit=5&q=%FF")),
+            Err(ApiError::BadParam { param, .. }) if param == "q"));
+        // A name that is not UTF-8 is not ours: ignored.
+        assert_eq!(query_pairs(Some("%FF=1")).unwrap(), []);
+        assert_eq!(
+            query_pairs(Some("q=%E2%80%AE")).unwrap()[0].1,
+            "\u{202e}"
+        );
+        assert_eq!(query_pairs(None).unwrap(), []);
+    }
+}
