@@ -217,10 +217,108 @@ mod tests {
             Err(ApiError::BadParam { param, .. }) if param == "q"));
         // A name that is not UTF-8 is not ours: ignored.
         assert_eq!(query_pairs(Some("%FF=1")).unwrap(), []);
-        assert_eq!(
-            query_pairs(Some("q=%E2%80%AE")).unwrap()[0].1,
-            "\u{202e}"
-        );
+        assert_eq!(query_pairs(Some("q=%E2%80%AE")).unwrap()[0].1, "\u{202e}");
         assert_eq!(query_pairs(None).unwrap(), []);
+    }
+
+    /// Ops that only count what they were asked (the router test needs no real writer).
+    #[derive(Debug, Default)]
+    struct CountingOps(std::sync::atomic::AtomicUsize);
+
+    impl crate::Ops for CountingOps {
+        fn delete_and_block(&self, h: Vec<InfoHash>) -> crate::OpsFuture<usize> {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Box::pin(async move { Ok(h.len()) })
+        }
+        fn set_tags(&self, _: InfoHash, _: Vec<String>) -> crate::OpsFuture<bool> {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Box::pin(async { Ok(true) })
+        }
+        fn reclassify(&self) -> crate::OpsFuture<crate::ReclassifyReport> {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Box::pin(async { Ok(crate::ReclassifyReport::default()) })
+        }
+        fn explain(&self, _: &store::Torrent) -> crate::Explanation {
+            crate::Explanation::default()
+        }
+        fn crawler(&self) -> Option<crate::CrawlerStatus> {
+            None
+        }
+    }
+
+    /// A UI session may write through the API only with its CSRF token (the integration
+    /// tests cannot log in without the UI's login form, so this runs the router in process).
+    #[tokio::test]
+    async fn a_session_writes_only_with_its_csrf_token() {
+        use std::sync::Arc;
+        use std::sync::atomic::Ordering;
+
+        use axum::body::Body;
+        use axum::http::Request;
+        use tower::ServiceExt as _;
+
+        let ops = Arc::new(CountingOps::default());
+        let data = crate::Data::new(
+            Arc::new(|| {
+                Ok(Box::new(store::SqliteStore::open_in_memory()?) as Box<dyn store::Store>)
+            }),
+            1,
+        );
+        let mut registry = prometheus_client::registry::Registry::default();
+        let http = crate::HttpMetrics::register(&mut registry);
+        let state = AppState::new(
+            data,
+            ops.clone(),
+            crate::Options::new("k"),
+            Arc::new(registry),
+            http,
+        );
+        let session = state.auth().new_session();
+        let csrf = state.auth().csrf_token(&session);
+        let router = crate::router(state);
+        let cookie = format!("{}={session}", crate::SESSION_COOKIE);
+        let h = "0123456789abcdef0123456789abcdef01234567";
+        let requests = |token: Option<&str>| {
+            [
+                ("DELETE", format!("/api/v1/torrents/{h}"), ""),
+                (
+                    "PUT",
+                    format!("/api/v1/torrents/{h}/tags"),
+                    r#"{"tags":["a"]}"#,
+                ),
+                ("POST", "/api/v1/reclassify".to_owned(), ""),
+            ]
+            .map(|(m, uri, body)| {
+                let mut r = Request::builder()
+                    .method(m)
+                    .uri(uri)
+                    .header("cookie", &cookie);
+                if let Some(t) = token {
+                    r = r.header("x-csrf-token", t);
+                }
+                r.body(Body::from(body)).unwrap()
+            })
+        };
+        let wrong = "0".repeat(csrf.len());
+        for token in [None, Some(wrong.as_str()), Some("")] {
+            for req in requests(token) {
+                let what = format!("{} {} with {token:?}", req.method(), req.uri());
+                let resp = router.clone().oneshot(req).await.unwrap();
+                assert_eq!(resp.status(), StatusCode::FORBIDDEN, "{what}");
+            }
+        }
+        assert_eq!(ops.0.load(Ordering::SeqCst), 0, "nothing was written");
+        for req in requests(Some(&csrf)) {
+            let what = format!("{} {}", req.method(), req.uri());
+            let resp = router.clone().oneshot(req).await.unwrap();
+            assert_eq!(resp.status(), StatusCode::OK, "{what}");
+        }
+        assert_eq!(ops.0.load(Ordering::SeqCst), 3);
+        // The same session reads (reads are closed on this server).
+        let req = Request::get("/api/v1/stats")
+            .header("cookie", &cookie)
+            .body(Body::empty())
+            .unwrap();
+        assert_eq!(router.oneshot(req).await.unwrap().status(), StatusCode::OK);
     }
 }

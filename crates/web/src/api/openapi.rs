@@ -121,8 +121,10 @@ mod tests {
         let mut documented = BTreeSet::new();
         for (path, item) in spec["paths"].as_object().unwrap() {
             for method in item.as_object().unwrap().keys() {
-                if ["get", "put", "post", "delete", "patch", "head", "options", "trace"]
-                    .contains(&method.as_str())
+                if [
+                    "get", "put", "post", "delete", "patch", "head", "options", "trace",
+                ]
+                .contains(&method.as_str())
                 {
                     documented.insert((method.to_uppercase(), path.clone()));
                 }

@@ -70,7 +70,10 @@ pub(crate) async fn delete_torrent(
     let run = async {
         state.require_write(&headers, None)?;
         let hash = super::infohash(path)?;
-        let was_stored = state.data().read(move |s| Ok(s.get(&hash)?.is_some())).await?;
+        let was_stored = state
+            .data()
+            .read(move |s| Ok(s.get(&hash)?.is_some()))
+            .await?;
         let newly = state.ops().delete_and_block(vec![hash]).await?;
         Ok::<_, ApiError>(Deleted {
             infohash: hash.to_hex(),
@@ -156,10 +159,16 @@ pub(crate) async fn reclassify(State(state): State<AppState>, headers: HeaderMap
 /// value without a valid `tags` list, one naming `tags`.
 fn parse_tags(body: &[u8]) -> Result<Vec<String>, ApiError> {
     let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
-        ApiError::param("body", format!("not JSON ({e}); send {{\"tags\": [\"name\", ...]}}"))
+        ApiError::param(
+            "body",
+            format!("not JSON ({e}); send {{\"tags\": [\"name\", ...]}}"),
+        )
     })?;
     let Tags { tags } = serde_json::from_value(value).map_err(|_| {
-        ApiError::param("tags", "send a JSON object {\"tags\": [\"name\", ...]} (a list of strings)")
+        ApiError::param(
+            "tags",
+            "send a JSON object {\"tags\": [\"name\", ...]} (a list of strings)",
+        )
     })?;
     if tags.len() > MAX_TAGS {
         return Err(ApiError::param("tags", format!("at most {MAX_TAGS} tags")));
@@ -173,7 +182,9 @@ fn parse_tags(body: &[u8]) -> Result<Vec<String>, ApiError> {
         {
             return Err(ApiError::param(
                 "tags",
-                format!("each tag is 1 to {MAX_TAG_BYTES} bytes of letters, digits, '_', '-' or '.'"),
+                format!(
+                    "each tag is 1 to {MAX_TAG_BYTES} bytes of letters, digits, '_', '-' or '.'"
+                ),
             ));
         }
     }
@@ -193,7 +204,12 @@ mod tests {
 
     #[test]
     fn tags_are_checked() {
-        assert_eq!(parse_tags(br#"{"tags":["hd","x.y-z_1","\u00e9t\u00e9"]}"#).unwrap().len(), 3);
+        assert_eq!(
+            parse_tags(br#"{"tags":["hd","x.y-z_1","\u00e9t\u00e9"]}"#)
+                .unwrap()
+                .len(),
+            3
+        );
         assert_eq!(parse_tags(br#"{"tags":[]}"#).unwrap(), Vec::<String>::new());
         for bad in [&b"{"[..], b"", b"tags=hd", b"\xff"] {
             assert_eq!(param_of(parse_tags(bad)), "body", "{bad:?}");
