@@ -893,6 +893,16 @@ async fn writes_need_the_key_even_when_reads_are_open() {
         .await
         .unwrap();
     assert_eq!(r.status(), 400);
+    // A body over the server's 64 KiB limit is refused before it is read.
+    let huge = format!(r#"{{"tags":["{}"]}}"#, "a".repeat(100 << 10));
+    let r = client
+        .put(&url)
+        .header("x-api-key", KEY)
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
     // Tags on a torrent not stored: 404.
     let unknown = "00000000000000000000000000000000000000ff";
     let a = call(
