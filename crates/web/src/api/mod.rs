@@ -180,6 +180,7 @@ fn now() -> store::UnixSeconds {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub(crate) struct TypeCount {
     /// The content type; `null` counts the unclassified.
+    #[schema(required = true)]
     pub(crate) content_type: Option<String>,
     /// How many.
     pub(crate) count: u64,
@@ -221,6 +222,25 @@ mod tests {
         assert_eq!(query_pairs(None).unwrap(), []);
     }
 
+    /// A server state over an empty in-memory store, reads closed, key `k`.
+    pub(super) fn state_with(ops: std::sync::Arc<dyn crate::Ops>) -> AppState {
+        let data = crate::Data::new(
+            std::sync::Arc::new(|| {
+                Ok(Box::new(store::SqliteStore::open_in_memory()?) as Box<dyn store::Store>)
+            }),
+            1,
+        );
+        let mut registry = prometheus_client::registry::Registry::default();
+        let http = crate::HttpMetrics::register(&mut registry);
+        AppState::new(
+            data,
+            ops,
+            crate::Options::new("k"),
+            std::sync::Arc::new(registry),
+            http,
+        )
+    }
+
     /// Ops that only count what they were asked (the router test needs no real writer).
     #[derive(Debug, Default)]
     struct CountingOps(std::sync::atomic::AtomicUsize);
@@ -258,21 +278,7 @@ mod tests {
         use tower::ServiceExt as _;
 
         let ops = Arc::new(CountingOps::default());
-        let data = crate::Data::new(
-            Arc::new(|| {
-                Ok(Box::new(store::SqliteStore::open_in_memory()?) as Box<dyn store::Store>)
-            }),
-            1,
-        );
-        let mut registry = prometheus_client::registry::Registry::default();
-        let http = crate::HttpMetrics::register(&mut registry);
-        let state = AppState::new(
-            data,
-            ops.clone(),
-            crate::Options::new("k"),
-            Arc::new(registry),
-            http,
-        );
+        let state = state_with(ops.clone());
         let session = state.auth().new_session();
         let csrf = state.auth().csrf_token(&session);
         let router = crate::router(state);

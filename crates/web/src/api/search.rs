@@ -18,6 +18,7 @@ pub(crate) struct SearchResponse {
     pub(crate) items: Vec<Item>,
     /// Pass as `cursor` (with the same other parameters) for the next page; `null` on the
     /// last page.
+    #[schema(required = true)]
     pub(crate) next_cursor: Option<String>,
     /// How many torrents match (within the store's search window for broad queries).
     pub(crate) total: u64,
@@ -41,12 +42,16 @@ pub(crate) struct Item {
     /// Number of files.
     pub(crate) files: u64,
     /// Seeders at `scraped_at`; `null`: never measured.
+    #[schema(required = true)]
     pub(crate) seeders: Option<u32>,
     /// Leechers at `scraped_at`; `null`: never measured.
+    #[schema(required = true)]
     pub(crate) leechers: Option<u32>,
     /// When the swarm was measured (Unix seconds); `null`: never.
+    #[schema(required = true)]
     pub(crate) scraped_at: Option<i64>,
     /// Content type from the rules (`movie`, `tv_show`, ...); `null`: unclassified.
+    #[schema(required = true)]
     pub(crate) content_type: Option<String>,
     /// Tags, sorted.
     pub(crate) tags: Vec<String>,

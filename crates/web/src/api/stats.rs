@@ -32,6 +32,7 @@ pub(crate) struct StatsResponse {
     /// Stored torrents by content type, most first (`null`: unclassified).
     pub(crate) by_content_type: Vec<TypeCount>,
     /// The crawler in this process; `null` when none runs (`bitagent serve`).
+    #[schema(required = true)]
     pub(crate) crawler: Option<CrawlerStats>,
 }
 
@@ -119,5 +120,63 @@ fn rates(state: &AppState, status: &CrawlerStatus) -> Rates {
         window_secs: window.round() as u64,
         persisted_per_minute: per_minute(persisted),
         sampled_per_minute: per_minute(sampled),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use store::{InfoHash, Torrent};
+
+    use super::*;
+    use crate::{Explanation, Ops, OpsFuture, ReclassifyReport};
+
+    /// A crawler whose counters the test moves.
+    #[derive(Debug, Default)]
+    struct Crawler(Mutex<CrawlerStatus>);
+
+    impl Ops for Crawler {
+        fn delete_and_block(&self, _: Vec<InfoHash>) -> OpsFuture<usize> {
+            Box::pin(async { Ok(0) })
+        }
+        fn set_tags(&self, _: InfoHash, _: Vec<String>) -> OpsFuture<bool> {
+            Box::pin(async { Ok(false) })
+        }
+        fn reclassify(&self) -> OpsFuture<ReclassifyReport> {
+            Box::pin(async { Ok(ReclassifyReport::default()) })
+        }
+        fn explain(&self, _: &Torrent) -> Explanation {
+            Explanation::default()
+        }
+        fn crawler(&self) -> Option<CrawlerStatus> {
+            Some(self.0.lock().unwrap().clone())
+        }
+    }
+
+    #[test]
+    fn rates_come_from_the_last_minutes_of_history() {
+        let crawler = Arc::new(Crawler::default());
+        let state = super::super::tests::state_with(crawler.clone());
+        let set = |uptime, persisted, sampled| {
+            let mut s = crawler.0.lock().unwrap();
+            (s.uptime_secs, s.persisted, s.sampled) = (uptime, persisted, sampled);
+        };
+        // No history yet: since the start.
+        set(120, 10, 100);
+        let r = rates(&state, &crawler.crawler().unwrap());
+        assert_eq!(r.window_secs, 120);
+        assert_eq!((r.persisted_per_minute, r.sampled_per_minute), (5.0, 50.0));
+        // Seven one-minute points; the rates average the last five.
+        let mut last = state.record_history(None);
+        for minute in 1..=7u64 {
+            set(120 + minute * 60, 10 + minute * minute, 100 + 60 * minute);
+            last = state.record_history(last);
+        }
+        let r = rates(&state, &crawler.crawler().unwrap());
+        assert_eq!(r.window_secs, 300);
+        // Persisted in minutes 3..=7: 59 - 4 = 45 over 5 minutes.
+        assert_eq!(r.persisted_per_minute, 9.0);
+        assert_eq!(r.sampled_per_minute, 60.0);
     }
 }

@@ -28,26 +28,33 @@ pub(crate) struct TorrentDetail {
     /// BEP-27 private flag.
     pub(crate) private: bool,
     /// Piece length in bytes; `null` when the metadata has none.
+    #[schema(required = true)]
     pub(crate) piece_length: Option<u64>,
     /// BEP-52 meta version (2 for v2 and hybrid torrents); `null` for v1.
+    #[schema(required = true)]
     pub(crate) meta_version: Option<u8>,
     /// Seeders at `scraped_at`; `null`: never measured.
+    #[schema(required = true)]
     pub(crate) seeders: Option<u32>,
     /// Leechers at `scraped_at`; `null`: never measured.
+    #[schema(required = true)]
     pub(crate) leechers: Option<u32>,
     /// When the swarm was measured (Unix seconds); `null`: never.
+    #[schema(required = true)]
     pub(crate) scraped_at: Option<i64>,
     /// When first seen (Unix seconds).
     pub(crate) first_seen: i64,
     /// When last seen (Unix seconds).
     pub(crate) last_seen: i64,
     /// Content type from the rules; `null`: unclassified.
+    #[schema(required = true)]
     pub(crate) content_type: Option<String>,
     /// Tags, sorted.
     pub(crate) tags: Vec<String>,
     /// Attributes from the rules, by name.
     pub(crate) attributes: BTreeMap<String, String>,
     /// The rules revision that classified it; `null`: never classified.
+    #[schema(required = true)]
     pub(crate) classified_rev: Option<String>,
     /// A magnet link with the name (`dn`) and size (`xl`).
     pub(crate) magnet: String,
@@ -68,6 +75,7 @@ pub(crate) struct FilesPage {
     /// The page size asked for.
     pub(crate) limit: u64,
     /// `files_offset` of the next page; `null` on the last stored page.
+    #[schema(required = true)]
     pub(crate) next_offset: Option<u64>,
     /// The files.
     pub(crate) items: Vec<File>,
