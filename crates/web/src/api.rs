@@ -1,9 +1,0 @@
-//! (filled in by its own change)
-
-use axum::Router;
-
-use crate::AppState;
-
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
-}
