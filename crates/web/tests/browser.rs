@@ -105,13 +105,18 @@ async fn the_ui_in_a_real_browser() {
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {}: {e}", py.display()));
     let pid = child.id();
-    let waited =
-        tokio::time::timeout(SCRIPT_TIMEOUT, tokio::task::spawn_blocking(move || child.wait_with_output())).await;
+    let waited = tokio::time::timeout(
+        SCRIPT_TIMEOUT,
+        tokio::task::spawn_blocking(move || child.wait_with_output()),
+    )
+    .await;
     let out = match waited {
         Ok(joined) => joined.unwrap().unwrap(),
         Err(_) => {
             // Ours, by its id.
-            let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
             panic!("the browser script did not finish within {SCRIPT_TIMEOUT:?}");
         }
     };

@@ -76,7 +76,12 @@ async fn get(server: &TestServer, path: &str, cookie: Option<&str>) -> Page {
     send(req).await
 }
 
-async fn post(server: &TestServer, path: &str, cookie: Option<&str>, form: &[(&str, &str)]) -> Page {
+async fn post(
+    server: &TestServer,
+    path: &str,
+    cookie: Option<&str>,
+    form: &[(&str, &str)],
+) -> Page {
     let mut body = String::new();
     for (k, v) in form {
         if !body.is_empty() {
@@ -141,8 +146,15 @@ fn csrf(html: &str) -> String {
 async fn login(server: &TestServer) -> (String, String) {
     let p = post(server, "/login", None, &[("key", KEY), ("next", "/")]).await;
     assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
-    let set = p.cookies.iter().find(|c| c.starts_with("bitagent_session=")).unwrap();
-    assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict"), "{set}");
+    let set = p
+        .cookies
+        .iter()
+        .find(|c| c.starts_with("bitagent_session="))
+        .unwrap();
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+        "{set}"
+    );
     let cookie = cookie_pair(&p.cookies, "bitagent_session").unwrap();
     let page = get(server, "/", Some(&cookie)).await;
     assert_eq!(page.status, 200);
@@ -210,16 +222,25 @@ fn assert_escaped(page: &str, what: &str) {
     let tags = tags(page);
     assert!(tags.len() > 20, "{what}: the scanner sees the page's tags");
     for (name, attrs) in &tags {
-        assert!(!["img", "script", "iframe", "object", "embed"].contains(&name.as_str()), "{what}: a <{name}>");
+        assert!(
+            !["img", "script", "iframe", "object", "embed"].contains(&name.as_str()),
+            "{what}: a <{name}>"
+        );
         if let Some(ev) = attrs.iter().find(|a| a.starts_with("on")) {
             panic!("{what}: <{name} {ev}=...> (an event handler)");
         }
         if name == "svg" {
-            assert!(attrs.contains(&"class".to_owned()), "{what}: an <svg> that is not a chart");
+            assert!(
+                attrs.contains(&"class".to_owned()),
+                "{what}: an <svg> that is not a chart"
+            );
         }
     }
     for (i, _) in page.match_indices("<svg") {
-        assert!(page[i..].starts_with("<svg class=\"chart\""), "{what}: an <svg> that is not a chart");
+        assert!(
+            page[i..].starts_with("<svg class=\"chart\""),
+            "{what}: an <svg> that is not a chart"
+        );
     }
 }
 
@@ -238,29 +259,57 @@ async fn every_page_answers_with_its_content() {
 
     let p = get(&server, "/", None).await;
     assert_eq!(p.status, 200);
-    assert!(p.content_type.starts_with("text/html"), "{}", p.content_type);
+    assert!(
+        p.content_type.starts_with("text/html"),
+        "{}",
+        p.content_type
+    );
     let csp = p.csp.unwrap();
-    assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{csp}");
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
     assert!(p.body.contains("<meta name=\"viewport\""));
     assert!(p.body.contains("<input type=\"search\" name=\"q\""));
-    assert!(p.body.contains("12 results"), "the newest listing counts all 12");
-    assert!(p.body.contains("href=\"/?type=movie\""), "a facet link per type");
+    assert!(
+        p.body.contains("12 results"),
+        "the newest listing counts all 12"
+    );
+    assert!(
+        p.body.contains("href=\"/?type=movie\""),
+        "a facet link per type"
+    );
     assert!(p.body.contains("Save this search"));
-    assert!(p.body.contains("href=\"/feed?\""), "the RSS link of the search");
+    assert!(
+        p.body.contains("href=\"/feed?\""),
+        "the RSS link of the search"
+    );
 
     let p = get(&server, "/?q=bunny", None).await;
     assert_eq!(p.status, 200);
-    assert!(p.body.contains("Big Buck Bunny 1080p") && p.body.contains("Big Buck Bunny 720p trailer"));
+    assert!(
+        p.body.contains("Big Buck Bunny 1080p") && p.body.contains("Big Buck Bunny 720p trailer")
+    );
     assert!(!p.body.contains("Ubuntu"), "only matches");
-    assert!(p.body.contains("value=\"bunny\""), "the query is echoed in the box");
-    assert!(p.body.contains(&format!("href=\"/torrents/{}\"", hash_of(1))));
+    assert!(
+        p.body.contains("value=\"bunny\""),
+        "the query is echoed in the box"
+    );
+    assert!(
+        p.body
+            .contains(&format!("href=\"/torrents/{}\"", hash_of(1)))
+    );
     assert!(p.body.contains("magnet:?xt=urn:btih:"));
     assert!(p.body.contains("700 MiB") && p.body.contains("40 / 20"));
 
     // Filters: a type and a size range.
     let p = get(&server, "/?type=software&min_size=1G", None).await;
     assert_eq!(p.status, 200);
-    assert!(p.body.contains("Ubuntu 24.04") && !p.body.contains("Debian 12"), "{}", p.body);
+    assert!(
+        p.body.contains("Ubuntu 24.04") && !p.body.contains("Debian 12"),
+        "{}",
+        p.body
+    );
     // Never scraped: a dash.
     let p = get(&server, "/?q=sintel", None).await;
     assert!(p.body.contains("<td class=\"num\">—</td>"), "{}", p.body);
@@ -280,12 +329,18 @@ async fn every_page_answers_with_its_content() {
     ] {
         assert!(p.body.contains(want), "detail page lacks {want:?}");
     }
-    assert!(!p.body.contains("Delete and block"), "anonymous: no write forms");
+    assert!(
+        !p.body.contains("Delete and block"),
+        "anonymous: no write forms"
+    );
 
     let p = get(&server, "/dashboard", None).await;
     assert_eq!(p.status, 200);
     assert!(p.body.contains("No crawler in this process"));
-    assert!(p.body.contains("Torrents") && p.body.contains(">12<"), "store stats");
+    assert!(
+        p.body.contains("Torrents") && p.body.contains(">12<"),
+        "store stats"
+    );
 
     // With a crawler, its status and (once the history has points) the charts.
     *server.ops.crawler.lock().unwrap() = Some(CrawlerStatus {
@@ -309,7 +364,15 @@ async fn every_page_answers_with_its_content() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let p = charted.expect("the chart appears once the history has points");
-    for want in ["321 nodes", "Crawl table", "no peers", "Persisted", "budget", "<rect", "<polyline"] {
+    for want in [
+        "321 nodes",
+        "Crawl table",
+        "no peers",
+        "Persisted",
+        "budget",
+        "<rect",
+        "<polyline",
+    ] {
         assert!(p.body.contains(want), "dashboard lacks {want:?}");
     }
 
@@ -372,10 +435,24 @@ async fn hostile_names_are_escaped_on_every_page() {
         assert!(p.body.contains(escaped), "search page lacks {escaped:?}");
     }
     let p = get(&server, &format!("/torrents/{}", hash_of(8)), Some(&cookie)).await;
-    assert!(p.body.contains("<h1 class=\"torrent-name\"><bdi>&lt;img src=x onerror=alert(1)&gt;</bdi></h1>"));
+    assert!(
+        p.body.contains(
+            "<h1 class=\"torrent-name\"><bdi>&lt;img src=x onerror=alert(1)&gt;</bdi></h1>"
+        )
+    );
     // The query is echoed as an attribute value, escaped.
-    let p = get(&server, "/?q=%22%3E%3Csvg+onload%3Dalert(2)%3E", Some(&cookie)).await;
-    assert!(p.body.contains("value=\"&quot;&gt;&lt;svg onload=alert(2)&gt;\""), "{}", p.body);
+    let p = get(
+        &server,
+        "/?q=%22%3E%3Csvg+onload%3Dalert(2)%3E",
+        Some(&cookie),
+    )
+    .await;
+    assert!(
+        p.body
+            .contains("value=\"&quot;&gt;&lt;svg onload=alert(2)&gt;\""),
+        "{}",
+        p.body
+    );
     server.stop().await;
 }
 
@@ -395,15 +472,35 @@ async fn closed_reads_redirect_to_login_and_writes_need_csrf() {
     ] {
         let p = get(&server, page, None).await;
         assert_eq!(p.status, StatusCode::SEE_OTHER, "{page}");
-        assert_eq!(p.location.as_deref(), Some(&*format!("/login?next={next}")), "{page}");
+        assert_eq!(
+            p.location.as_deref(),
+            Some(&*format!("/login?next={next}")),
+            "{page}"
+        );
     }
     // A wrong key is refused; the right one goes to `next`, but only on this server.
-    let p = post(&server, "/login", None, &[("key", "wrong"), ("next", "/dashboard")]).await;
+    let p = post(
+        &server,
+        "/login",
+        None,
+        &[("key", "wrong"), ("next", "/dashboard")],
+    )
+    .await;
     assert_eq!(p.status, StatusCode::UNAUTHORIZED);
     assert!(p.cookies.is_empty() && p.body.contains("not the API key"));
-    let p = post(&server, "/login", None, &[("key", KEY), ("next", "/dashboard")]).await;
+    let p = post(
+        &server,
+        "/login",
+        None,
+        &[("key", KEY), ("next", "/dashboard")],
+    )
+    .await;
     assert_eq!(p.location.as_deref(), Some("/dashboard"));
-    for evil in ["//evil.example/", "https://evil.example/", "/\\evil.example"] {
+    for evil in [
+        "//evil.example/",
+        "https://evil.example/",
+        "/\\evil.example",
+    ] {
         let p = post(&server, "/login", None, &[("key", KEY), ("next", evil)]).await;
         assert_eq!(p.location.as_deref(), Some("/"), "{evil}");
     }
@@ -422,20 +519,45 @@ async fn closed_reads_redirect_to_login_and_writes_need_csrf() {
     let p = post(&server, &del, Some(&cookie), &[]).await;
     assert_eq!(p.status, StatusCode::FORBIDDEN);
     assert!(p.content_type.starts_with("text/html") && p.body.contains("CSRF"));
-    let p = post(&server, &del, Some(&cookie), &[("csrf", "0123456789abcdef0123456789abcdef")]).await;
+    let p = post(
+        &server,
+        &del,
+        Some(&cookie),
+        &[("csrf", "0123456789abcdef0123456789abcdef")],
+    )
+    .await;
     assert_eq!(p.status, StatusCode::FORBIDDEN);
     let (_, other_token) = login(&server).await;
     let p = post(&server, &del, Some(&cookie), &[("csrf", &other_token)]).await;
     assert_eq!(p.status, StatusCode::FORBIDDEN);
-    assert_eq!(get(&server, &detail, Some(&cookie)).await.status, 200, "still there");
+    assert_eq!(
+        get(&server, &detail, Some(&cookie)).await.status,
+        200,
+        "still there"
+    );
 
     // Tags, then delete with the right token.
-    let p = post(&server, &format!("{detail}/tags"), Some(&cookie), &[("csrf", &token), ("tags", "trailer, hd")]).await;
+    let p = post(
+        &server,
+        &format!("{detail}/tags"),
+        Some(&cookie),
+        &[("csrf", &token), ("tags", "trailer, hd")],
+    )
+    .await;
     assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
     let p = get(&server, &p.location.unwrap(), Some(&cookie)).await;
-    assert!(p.body.contains("<span class=\"tag\"><bdi>trailer</bdi></span>"));
+    assert!(
+        p.body
+            .contains("<span class=\"tag\"><bdi>trailer</bdi></span>")
+    );
     assert!(p.body.contains("Tags saved."));
-    let p = post(&server, &format!("{detail}/tags"), Some(&cookie), &[("csrf", &token), ("tags", "<b>")]).await;
+    let p = post(
+        &server,
+        &format!("{detail}/tags"),
+        Some(&cookie),
+        &[("csrf", &token), ("tags", "<b>")],
+    )
+    .await;
     assert_eq!(p.status, StatusCode::BAD_REQUEST);
     assert!(p.body.contains("tags"));
 
@@ -450,10 +572,21 @@ async fn closed_reads_redirect_to_login_and_writes_need_csrf() {
     assert!(p.content_type.starts_with("text/html") && p.body.contains("deleted"));
 
     // The RSS link of a saved search carries the key for a logged-in user (reads need it).
-    let p = post(&server, "/saved", Some(&cookie), &[("csrf", &token), ("name", "films"), ("query", "type=movie")]).await;
+    let p = post(
+        &server,
+        "/saved",
+        Some(&cookie),
+        &[("csrf", &token), ("name", "films"), ("query", "type=movie")],
+    )
+    .await;
     assert_eq!(p.status, StatusCode::SEE_OTHER);
     let p = get(&server, "/saved", Some(&cookie)).await;
-    assert!(p.body.contains(&format!("href=\"/feed?type=movie&amp;apikey={KEY}\"")), "{}", p.body);
+    assert!(
+        p.body
+            .contains(&format!("href=\"/feed?type=movie&amp;apikey={KEY}\"")),
+        "{}",
+        p.body
+    );
     assert!(path.exists());
 
     // Logout needs the token too; after it the cookie is nobody.
@@ -461,7 +594,11 @@ async fn closed_reads_redirect_to_login_and_writes_need_csrf() {
     assert_eq!(p.status, StatusCode::FORBIDDEN);
     let p = post(&server, "/logout", Some(&cookie), &[("csrf", &token)]).await;
     assert_eq!(p.status, StatusCode::SEE_OTHER);
-    assert!(p.cookies.iter().any(|c| c.starts_with("bitagent_session=;") && c.contains("Max-Age=0")));
+    assert!(
+        p.cookies
+            .iter()
+            .any(|c| c.starts_with("bitagent_session=;") && c.contains("Max-Age=0"))
+    );
     let p = get(&server, "/", Some(&cookie)).await;
     assert_eq!(p.status, StatusCode::SEE_OTHER);
     server.stop().await;
@@ -482,9 +619,20 @@ async fn bad_parameters_give_a_400_page() {
     ] {
         let p = get(&server, &format!("/?{query}"), None).await;
         assert_eq!(p.status, StatusCode::BAD_REQUEST, "{query}");
-        assert!(p.content_type.starts_with("text/html"), "{query}: {}", p.content_type);
-        assert!(p.body.contains(&format!("invalid parameter {param}")), "{query}: {}", p.body);
-        assert!(p.body.contains("<input type=\"search\" name=\"q\""), "the form stays");
+        assert!(
+            p.content_type.starts_with("text/html"),
+            "{query}: {}",
+            p.content_type
+        );
+        assert!(
+            p.body.contains(&format!("invalid parameter {param}")),
+            "{query}: {}",
+            p.body
+        );
+        assert!(
+            p.body.contains("<input type=\"search\" name=\"q\""),
+            "the form stays"
+        );
     }
     let p = get(&server, "/torrents/not-a-hash", None).await;
     assert_eq!(p.status, StatusCode::BAD_REQUEST);
@@ -492,7 +640,12 @@ async fn bad_parameters_give_a_400_page() {
     let p = get(&server, &format!("/torrents/{}", "ab".repeat(20)), None).await;
     assert_eq!(p.status, StatusCode::NOT_FOUND);
     assert!(p.body.contains("No torrent"));
-    let p = get(&server, &format!("/torrents/{}?files_page=0", hash_of(1)), None).await;
+    let p = get(
+        &server,
+        &format!("/torrents/{}?files_page=0", hash_of(1)),
+        None,
+    )
+    .await;
     assert_eq!(p.status, StatusCode::BAD_REQUEST);
     assert!(p.body.contains("files_page"));
     server.stop().await;
@@ -517,7 +670,10 @@ async fn paging_follows_the_cursor() {
         }
         match attr_after(&p.body, "rel=\"next\"", "href") {
             Some(next) => {
-                assert!(next.contains("limit=5") && next.contains("cursor="), "{next}");
+                assert!(
+                    next.contains("limit=5") && next.contains("cursor="),
+                    "{next}"
+                );
                 path = next;
             }
             None => break,
@@ -538,34 +694,80 @@ async fn saved_searches_round_trip_within_bounds() {
     let p = get(&server, "/?q=bunny&type=movie&cursor=", None).await;
     let anon = cookie_pair(&p.cookies, "bitagent_csrf").expect("a token cookie");
     let token = csrf(&p.body);
-    assert_eq!(attr_after(&p.body, "name=\"query\"", "value").as_deref(), Some("q=bunny&type=movie"));
+    assert_eq!(
+        attr_after(&p.body, "name=\"query\"", "value").as_deref(),
+        Some("q=bunny&type=movie")
+    );
 
     let save = |name: &'static str, token: String, cookie: Option<String>| {
         let server = &server;
         async move {
-            post(server, "/saved", cookie.as_deref(), &[("csrf", &token), ("name", name), ("query", "q=bunny&type=movie")]).await
+            post(
+                server,
+                "/saved",
+                cookie.as_deref(),
+                &[
+                    ("csrf", &token),
+                    ("name", name),
+                    ("query", "q=bunny&type=movie"),
+                ],
+            )
+            .await
         }
     };
-    assert_eq!(save("Bunnies", token.clone(), None).await.status, StatusCode::FORBIDDEN, "no cookie");
-    assert_eq!(save("Bunnies", "00".into(), Some(anon.clone())).await.status, StatusCode::FORBIDDEN, "wrong token");
+    assert_eq!(
+        save("Bunnies", token.clone(), None).await.status,
+        StatusCode::FORBIDDEN,
+        "no cookie"
+    );
+    assert_eq!(
+        save("Bunnies", "00".into(), Some(anon.clone()))
+            .await
+            .status,
+        StatusCode::FORBIDDEN,
+        "wrong token"
+    );
     let p = save("Bunnies", token.clone(), Some(anon.clone())).await;
-    assert_eq!((p.status, p.location.as_deref()), (StatusCode::SEE_OTHER, Some("/saved?notice=saved")));
+    assert_eq!(
+        (p.status, p.location.as_deref()),
+        (StatusCode::SEE_OTHER, Some("/saved?notice=saved"))
+    );
 
     let p = get(&server, "/saved?notice=saved", Some(&anon)).await;
     assert!(p.body.contains("Search saved."));
     assert!(p.body.contains("<bdi>Bunnies</bdi>"));
     assert!(p.body.contains("href=\"/?q=bunny&amp;type=movie\""));
-    assert!(p.body.contains("href=\"/feed?q=bunny&amp;type=movie\""), "open reads: no key in the link");
-    let file: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert!(
+        p.body.contains("href=\"/feed?q=bunny&amp;type=movie\""),
+        "open reads: no key in the link"
+    );
+    let file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     assert_eq!(file["searches"][0]["name"], "Bunnies");
     assert_eq!(file["searches"][0]["query"], "q=bunny&type=movie");
 
     // Bounds: names, invalid searches, and the number kept.
     let long: String = "n".repeat(101);
-    let p = post(&server, "/saved", Some(&anon), &[("csrf", &token), ("name", &long), ("query", "q=x")]).await;
+    let p = post(
+        &server,
+        "/saved",
+        Some(&anon),
+        &[("csrf", &token), ("name", &long), ("query", "q=x")],
+    )
+    .await;
     assert_eq!(p.status, StatusCode::BAD_REQUEST);
     assert!(p.body.contains("invalid parameter name"));
-    let p = post(&server, "/saved", Some(&anon), &[("csrf", &token), ("name", "bad"), ("query", "min_size=lots")]).await;
+    let p = post(
+        &server,
+        "/saved",
+        Some(&anon),
+        &[
+            ("csrf", &token),
+            ("name", "bad"),
+            ("query", "min_size=lots"),
+        ],
+    )
+    .await;
     assert_eq!(p.status, StatusCode::BAD_REQUEST);
     assert!(p.body.contains("min_size"));
     let full: Vec<serde_json::Value> = (0..200)
@@ -578,15 +780,37 @@ async fn saved_searches_round_trip_within_bounds() {
     assert!(p.body.contains("200 searches are saved already"));
     assert_eq!(std::fs::read_to_string(&path).unwrap(), before, "unchanged");
     // Replacing one by its name still works when full; deleting makes room.
-    let p = post(&server, "/saved", Some(&anon), &[("csrf", &token), ("name", "s7"), ("query", "q=y")]).await;
+    let p = post(
+        &server,
+        "/saved",
+        Some(&anon),
+        &[("csrf", &token), ("name", "s7"), ("query", "q=y")],
+    )
+    .await;
     assert_eq!(p.status, StatusCode::SEE_OTHER);
-    let p = post(&server, "/saved/delete", Some(&anon), &[("csrf", &token), ("name", "s0")]).await;
+    let p = post(
+        &server,
+        "/saved/delete",
+        Some(&anon),
+        &[("csrf", &token), ("name", "s0")],
+    )
+    .await;
     assert_eq!(p.status, StatusCode::SEE_OTHER);
-    let file: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     let list = file["searches"].as_array().unwrap();
     assert_eq!(list.len(), 199);
-    assert!(list.iter().any(|s| s["name"] == "s7" && s["query"] == "q=y"));
-    let p = post(&server, "/saved/delete", Some(&anon), &[("csrf", &token), ("name", "s0")]).await;
+    assert!(
+        list.iter()
+            .any(|s| s["name"] == "s7" && s["query"] == "q=y")
+    );
+    let p = post(
+        &server,
+        "/saved/delete",
+        Some(&anon),
+        &[("csrf", &token), ("name", "s0")],
+    )
+    .await;
     assert_eq!(p.status, StatusCode::NOT_FOUND);
     let p = post(&server, "/saved/delete", Some(&anon), &[("name", "s1")]).await;
     assert_eq!(p.status, StatusCode::FORBIDDEN, "delete needs the token");
@@ -598,7 +822,10 @@ async fn saved_searches_round_trip_within_bounds() {
     assert!(p.body.contains("damaged"), "{}", p.body);
     let p = save("Bunnies", token.clone(), Some(anon.clone())).await;
     assert_eq!(p.status, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(std::fs::read_to_string(&path).unwrap(), "{ \"searches\": [ oops");
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "{ \"searches\": [ oops"
+    );
     let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
     assert_eq!(leftovers.len(), 1, "no temporary files left");
     server.stop().await;

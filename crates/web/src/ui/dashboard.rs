@@ -15,7 +15,10 @@ const CHART_W: u64 = 600;
 const CHART_H: u64 = 120;
 
 pub(super) async fn page(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
-    let back = uri.path_and_query().map_or("/dashboard", |p| p.as_str()).to_owned();
+    let back = uri
+        .path_and_query()
+        .map_or("/dashboard", |p| p.as_str())
+        .to_owned();
     let viewer = match super::gate(&state, &headers, &back) {
         Ok(v) => v,
         Err(redirect) => return *redirect,

@@ -14,7 +14,7 @@ use store::{FileEntry, InfoHash, Torrent};
 
 use super::{Viewer, format, layout};
 use crate::links::{detail_path, magnet};
-use crate::{AppState, ApiError, Explanation};
+use crate::{ApiError, AppState, Explanation};
 
 /// Files shown per page of the tree.
 const FILES_PER_PAGE: usize = 500;
@@ -67,12 +67,7 @@ pub(super) async fn page(
     super::html(
         StatusCode::OK,
         &viewer,
-        layout::page(
-            &viewer,
-            "Torrent",
-            super::notice_text(&pairs),
-            body,
-        ),
+        layout::page(&viewer, "Torrent", super::notice_text(&pairs), body),
     )
 }
 
@@ -345,7 +340,9 @@ mod tests {
     fn tags_parse() {
         assert_eq!(parse_tags(" hd, x264  hd ").unwrap(), vec!["hd", "x264"]);
         assert!(parse_tags("").unwrap().is_empty());
-        assert!(matches!(parse_tags("ok <b>"), Err(ApiError::BadParam { param, .. }) if param == "tags"));
+        assert!(
+            matches!(parse_tags("ok <b>"), Err(ApiError::BadParam { param, .. }) if param == "tags")
+        );
         let many: Vec<String> = (0..33).map(|i| format!("t{i}")).collect();
         assert!(parse_tags(&many.join(" ")).is_err());
     }
@@ -353,10 +350,22 @@ mod tests {
     #[test]
     fn the_tree_nests_paths() {
         let files = [
-            FileEntry { path: "a/b/c.txt".into(), size: 1 },
-            FileEntry { path: "a/d.txt".into(), size: 2 },
-            FileEntry { path: "e.txt".into(), size: 4 },
-            FileEntry { path: "a//f.txt".into(), size: 8 },
+            FileEntry {
+                path: "a/b/c.txt".into(),
+                size: 1,
+            },
+            FileEntry {
+                path: "a/d.txt".into(),
+                size: 2,
+            },
+            FileEntry {
+                path: "e.txt".into(),
+                size: 4,
+            },
+            FileEntry {
+                path: "a//f.txt".into(),
+                size: 8,
+            },
         ];
         let mut root = Dir::default();
         for f in &files {

@@ -9,8 +9,8 @@ use axum::response::Response;
 use maud::{Markup, html};
 
 use super::{Viewer, layout};
-use crate::auth::{Access, session_clear_cookie, session_set_cookie};
 use crate::AppState;
+use crate::auth::{Access, session_clear_cookie, session_set_cookie};
 
 /// `next` if it is a path on this server (`/...`, not `//host` or `/\host`, which browsers
 /// read as another host), else `/`.
@@ -107,7 +107,11 @@ fn failed(viewer: &Viewer, next: &str) -> Response {
 }
 
 /// `POST /logout` (`csrf`).
-pub(super) async fn logout(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub(super) async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let viewer = super::viewer(&state, &headers);
     let form_pairs = super::query_pairs(Some(&String::from_utf8_lossy(&body)));
     let Access::Session(session) = &viewer.access else {
@@ -136,7 +140,15 @@ mod tests {
     #[test]
     fn next_stays_on_this_server() {
         assert_eq!(safe_next("/torrents/ab?x=1"), "/torrents/ab?x=1");
-        for bad in ["//evil.example/", "/\\evil.example", "https://evil.example/", "evil", "", "/a b", "/\t/x"] {
+        for bad in [
+            "//evil.example/",
+            "/\\evil.example",
+            "https://evil.example/",
+            "evil",
+            "",
+            "/a b",
+            "/\t/x",
+        ] {
             assert_eq!(safe_next(bad), "/", "{bad:?}");
         }
     }

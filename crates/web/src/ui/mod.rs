@@ -37,7 +37,7 @@ use maud::Markup;
 use rand::RngCore as _;
 
 use crate::auth::Access;
-use crate::{AppState, ApiError};
+use crate::{ApiError, AppState};
 
 /// The cookie that binds an anonymous visitor's CSRF token (saved searches on open servers).
 const ANON_COOKIE: &str = "bitagent_csrf";
@@ -192,7 +192,9 @@ fn anon_cookie(headers: &HeaderMap) -> Option<String> {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|c| c.trim().split_once('='))
-        .find(|(k, v)| *k == ANON_COOKIE && v.len() == 32 && v.bytes().all(|b| b.is_ascii_hexdigit()))
+        .find(|(k, v)| {
+            *k == ANON_COOKIE && v.len() == 32 && v.bytes().all(|b| b.is_ascii_hexdigit())
+        })
         .map(|(_, v)| v.to_owned())
 }
 
@@ -234,7 +236,11 @@ pub(crate) fn error_page(viewer: &Viewer, err: &ApiError, back: &str) -> Respons
         _ => "Error",
     };
     let body = layout::message(title, &err.public_message());
-    let mut resp = html(err.status(), viewer, layout::page(viewer, title, None, body));
+    let mut resp = html(
+        err.status(),
+        viewer,
+        layout::page(viewer, title, None, body),
+    );
     if let ApiError::TooManyRequests(secs) = err
         && let Ok(v) = HeaderValue::from_str(&secs.to_string())
     {
@@ -266,15 +272,13 @@ fn decode_component(s: &str) -> String {
     while i < b.len() {
         match b[i] {
             b'+' => out.push(b' '),
-            b'%' if i + 2 < b.len() => {
-                match (hex_val(b[i + 1]), hex_val(b[i + 2])) {
-                    (Some(h), Some(l)) => {
-                        out.push(h << 4 | l);
-                        i += 2;
-                    }
-                    _ => out.push(b'%'),
+            b'%' if i + 2 < b.len() => match (hex_val(b[i + 1]), hex_val(b[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h << 4 | l);
+                    i += 2;
                 }
-            }
+                _ => out.push(b'%'),
+            },
             c => out.push(c),
         }
         i += 1;
@@ -378,9 +382,6 @@ mod tests {
             search_pairs(&p),
             vec![("q", "y".to_owned()), ("sort", "size".to_owned())]
         );
-        assert_eq!(
-            encode_pairs([("q", "a b&c")]),
-            "q=a%20b%26c".to_owned()
-        );
+        assert_eq!(encode_pairs([("q", "a b&c")]), "q=a%20b%26c".to_owned());
     }
 }

@@ -20,7 +20,7 @@ use maud::html;
 use serde::{Deserialize, Serialize};
 
 use super::{Viewer, layout};
-use crate::{AppState, ApiError};
+use crate::{ApiError, AppState};
 
 /// Most saved searches kept.
 pub(crate) const MAX_SAVED: usize = 200;
@@ -57,7 +57,9 @@ pub(crate) fn load(path: &Path) -> Result<Vec<SavedSearch>, String> {
         Err(e) => return Err(format!("cannot read it: {e}")),
     };
     if len > MAX_FILE_BYTES {
-        return Err(format!("it is {len} bytes, larger than saved searches ever are"));
+        return Err(format!(
+            "it is {len} bytes, larger than saved searches ever are"
+        ));
     }
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read it: {e}"))?;
     let file: SavedFile =
@@ -126,7 +128,11 @@ fn damaged(path: &Path, why: &str) -> ApiError {
 pub(crate) fn feed_link(state: &AppState, viewer: &Viewer, query: &str) -> String {
     let mut link = format!("/feed?{query}");
     if viewer.logged_in() && !viewer.open_reads {
-        link.push_str(if query.is_empty() { "apikey=" } else { "&apikey=" });
+        link.push_str(if query.is_empty() {
+            "apikey="
+        } else {
+            "&apikey="
+        });
         crate::links::percent_encode(&state.0.options.api_key, &mut link);
     }
     link
@@ -138,7 +144,10 @@ fn disabled() -> ApiError {
 
 /// `GET /saved`.
 pub(super) async fn page(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
-    let back = uri.path_and_query().map_or("/saved", |p| p.as_str()).to_owned();
+    let back = uri
+        .path_and_query()
+        .map_or("/saved", |p| p.as_str())
+        .to_owned();
     let viewer = match super::gate(&state, &headers, &back) {
         Ok(v) => v,
         Err(redirect) => return *redirect,
@@ -201,7 +210,11 @@ pub(super) async fn page(State(state): State<AppState>, headers: HeaderMap, uri:
 }
 
 /// `POST /saved` (`name`, `query`, `csrf`): saves (or replaces, by name) a search.
-pub(super) async fn save(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub(super) async fn save(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let viewer = super::viewer(&state, &headers);
     let form = super::query_pairs(Some(&String::from_utf8_lossy(&body)));
     let field = |k| crate::params::last(&form, k).unwrap_or("");
@@ -272,7 +285,11 @@ fn validate(name: &str, query: &str) -> Result<SavedSearch, ApiError> {
 }
 
 /// `POST /saved/delete` (`name`, `csrf`).
-pub(super) async fn delete(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub(super) async fn delete(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let viewer = super::viewer(&state, &headers);
     let form = super::query_pairs(Some(&String::from_utf8_lossy(&body)));
     let Some(path) = state.0.options.saved_searches.clone() else {
@@ -281,7 +298,10 @@ pub(super) async fn delete(State(state): State<AppState>, headers: HeaderMap, bo
     if let Err(e) = super::check_saved_write(&state, &headers, crate::params::last(&form, "csrf")) {
         return super::error_page(&viewer, &e, "/saved");
     }
-    let name = crate::params::last(&form, "name").unwrap_or("").trim().to_owned();
+    let name = crate::params::last(&form, "name")
+        .unwrap_or("")
+        .trim()
+        .to_owned();
     let removed = modify(path, move |list| {
         let before = list.len();
         list.retain(|s| s.name != name);
@@ -303,7 +323,11 @@ mod tests {
 
     #[test]
     fn names_and_queries_are_checked_and_canonical() {
-        let s = validate("  films ", "?cursor=o20&q=big+buck&type=movie&apikey=k&min_size=").unwrap();
+        let s = validate(
+            "  films ",
+            "?cursor=o20&q=big+buck&type=movie&apikey=k&min_size=",
+        )
+        .unwrap();
         assert_eq!(s.name, "films");
         assert_eq!(s.query, "q=big%20buck&type=movie");
         for (name, query, param) in [
@@ -332,7 +356,11 @@ mod tests {
         }];
         store(&path, &list).unwrap();
         assert_eq!(load(&path), Ok(list));
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary file left");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temporary file left"
+        );
         std::fs::write(&path, "{ not json").unwrap();
         assert!(load(&path).unwrap_err().contains("not valid"));
     }

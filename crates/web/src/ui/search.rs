@@ -10,7 +10,7 @@ use store::{Hit, SearchPage, SortKey};
 
 use super::{Viewer, format, layout};
 use crate::links::{detail_path, magnet};
-use crate::{AppState, ApiError};
+use crate::{ApiError, AppState};
 
 pub(super) async fn page(
     State(state): State<AppState>,
@@ -61,9 +61,17 @@ fn render(
 ) -> Markup {
     let search = super::search_pairs(pairs);
     let get = |k: &str| crate::params::last(pairs, k).unwrap_or("");
-    let filters_set = ["type", "min_size", "max_size", "min_seeders", "since", "sort", "order"]
-        .iter()
-        .any(|k| !get(k).trim().is_empty());
+    let filters_set = [
+        "type",
+        "min_size",
+        "max_size",
+        "min_seeders",
+        "since",
+        "sort",
+        "order",
+    ]
+    .iter()
+    .any(|k| !get(k).trim().is_empty());
     let facets: &[(Option<String>, u64)] = match result {
         Ok(p) => &p.facets,
         Err(_) => &[],
@@ -237,7 +245,11 @@ pub(super) fn swarm(seeders: Option<u32>, leechers: Option<u32>) -> String {
     }
 }
 
-fn pager(search: &[(&'static str, String)], pairs: &[(String, String)], page: &SearchPage) -> Markup {
+fn pager(
+    search: &[(&'static str, String)],
+    pairs: &[(String, String)],
+    page: &SearchPage,
+) -> Markup {
     let first = format!(
         "/?{}",
         super::encode_pairs(search.iter().map(|(k, v)| (*k, v.as_str())))
@@ -266,7 +278,10 @@ fn feed_and_save(state: &AppState, viewer: &Viewer, search: &[(&'static str, Str
         .iter()
         .find(|(k, _)| *k == "q")
         .map_or("newest", |(_, v)| v.as_str());
-    let default_name: String = default_name.chars().take(super::saved::MAX_NAME_CHARS).collect();
+    let default_name: String = default_name
+        .chars()
+        .take(super::saved::MAX_NAME_CHARS)
+        .collect();
     html! {
         div.actions {
             a.feed href=(feed) { "RSS feed of this search" }
