@@ -13,7 +13,8 @@ hostile names (markup, quotes, `]]>`, U+202E). It checks what only a browser can
 - at a 390x844 phone viewport no page is wider than the screen.
 
 Usage: ui_test.py URL API_KEY CORPUS_JSON  (CORPUS_JSON: [{"hash": ..., "name": ...}])
-Environment: BITAGENT_CHROMIUM (default /usr/bin/chromium).
+Environment: BITAGENT_CHROMIUM (default /usr/bin/chromium); BITAGENT_SCREENSHOTS=DIR also
+saves a full-page PNG of each page (desktop and phone) there, for review.
 Exits 0 when every check passes, 1 with the failures listed otherwise. Every wait has a
 timeout, and an alarm bounds the whole run.
 """
@@ -54,6 +55,7 @@ with open(corpus_path, encoding="utf-8") as f:
 names = {t["hash"]: t["name"] for t in corpus}
 hostile = [t for t in corpus if HOSTILE_CHARS & set(t["name"])]
 chromium = os.environ.get("BITAGENT_CHROMIUM", "/usr/bin/chromium")
+shots = os.environ.get("BITAGENT_SCREENSHOTS")
 
 failures = []
 dialogs = []
@@ -131,6 +133,12 @@ def texts(page, selector):
     return page.eval_on_selector_all(selector, "els => els.map(e => e.textContent)")
 
 
+def shot(page, name):
+    if shots:
+        os.makedirs(shots, exist_ok=True)
+        page.screenshot(path=os.path.join(shots, name + ".png"), full_page=True, timeout=STEP_TIMEOUT_MS)
+
+
 def goto(page, path):
     return page.goto(base + path, wait_until="load")
 
@@ -158,6 +166,7 @@ with sync_playwright() as p:
     check(sorted(listed) == sorted(names.values()),
           "the listing shows every stored name exactly as stored")
     inspect(page, "search listing")
+    shot(page, "search")
 
     # --- Search by typing in the box; the search is a URL.
     page.fill("input[name=q]", "bunny")
@@ -172,6 +181,7 @@ with sync_playwright() as p:
     page.wait_for_url(re.compile(r"/torrents/[0-9a-f]{40}$"))
     check(page.text_content("h1.torrent-name bdi") == "Big Buck Bunny 1080p", "detail page title")
     check(page.is_visible("text=file 1.bin"), "the file tree shows the file")
+    shot(page, "detail")
     magnet = page.get_attribute("p.lead a", "href") or ""
     check(magnet.startswith("magnet:?xt=urn:btih:"), f"magnet link {magnet[:40]}")
 
@@ -189,6 +199,7 @@ with sync_playwright() as p:
     goto(page, "/dashboard")
     check(page.locator("svg.chart").count() >= 1, "the dashboard draws its chart")
     inspect(page, "dashboard")
+    shot(page, "dashboard")
 
     # --- Save a search with a hostile name (reads are open: no login needed).
     evil_name = hostile[0]["name"] + " \u202e saved"
@@ -198,17 +209,25 @@ with sync_playwright() as p:
     page.wait_for_url(re.compile(r"/saved\?notice=saved$"))
     check(evil_name in texts(page, "a.saved-name bdi"), "the saved search's name is shown as typed")
     inspect(page, "saved searches")
+    shot(page, "saved")
+
+    resp = goto(page, "/?min_size=lots")
+    check(resp.status == 400 and page.is_visible("p.error"), f"a bad parameter is a 400 page ({resp.status})")
+    shot(page, "bad-parameter")
 
     # --- Log in, delete a torrent, see it gone.
     victim = next(h for h, n in names.items() if n == "Big Buck Bunny 720p trailer")
     goto(page, f"/login?next={q('/torrents/' + victim)}")
+    shot(page, "login")
     page.fill("input[name=key]", key)
     page.click("form.login button[type=submit]")
     page.wait_for_url(re.compile(f"/torrents/{victim}$"))
     check(page.is_visible("text=Log out"), "logged in")
+    shot(page, "detail-logged-in")
     page.click("form.delete button[type=submit]")
     page.wait_for_url(re.compile(r"/\?notice=deleted$"))
     check(page.is_visible("p.notice"), "the deletion is confirmed")
+    shot(page, "deleted")
     goto(page, "/?q=trailer")
     check("Big Buck Bunny 720p trailer" not in texts(page, "a.name bdi"), "search no longer finds it")
     resp = goto(page, f"/torrents/{victim}")
@@ -240,10 +259,12 @@ with sync_playwright() as p:
                               is_mobile=True, has_touch=True)
     page = watch(ctx.new_page())
     longest = max(corpus, key=lambda t: len(t["name"]))
-    for path in ["/", "/?q=bunny&min_size=1M", f"/torrents/{longest['hash']}",
-                 f"/torrents/{hostile[0]['hash']}", "/dashboard", "/saved", "/login"]:
+    phone_pages = ["/", "/?q=bunny&min_size=1M", f"/torrents/{longest['hash']}",
+                   f"/torrents/{hostile[0]['hash']}", "/dashboard", "/saved", "/login"]
+    for i, path in enumerate(phone_pages):
         goto(page, path)
         no_overflow(page, f"phone {path}")
+        shot(page, f"phone-{i}")
     ctx.close()
     browser.close()
 

@@ -85,6 +85,19 @@ async fn the_ui_in_a_real_browser() {
         ..CrawlerStatus::default()
     });
 
+    // A crawler that makes progress, so the dashboard's chart has something to draw.
+    let ops = server.ops.clone();
+    let crawling = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(25));
+        for i in 0u64..12_000 {
+            tick.tick().await;
+            if let Some(c) = ops.crawler.lock().unwrap().as_mut() {
+                c.persisted += i % 3;
+                c.sampled += 20 + (i * 37) % 50;
+            }
+        }
+    });
+
     let listing: Vec<serde_json::Value> = records
         .iter()
         .map(|r| serde_json::json!({ "hash": r.info_hash.to_string(), "name": r.name }))
@@ -110,6 +123,7 @@ async fn the_ui_in_a_real_browser() {
         tokio::task::spawn_blocking(move || child.wait_with_output()),
     )
     .await;
+    crawling.abort();
     let out = match waited {
         Ok(joined) => joined.unwrap().unwrap(),
         Err(_) => {

@@ -88,8 +88,8 @@ fn crawler_section(c: &CrawlerStatus, history: &[HistoryPoint], every_secs: f64)
                 dt { "Persisted" } dd { (format::count(c.persisted)) }
                 dt { "Fetching" } dd { (format::count(c.fetching)) " " span.muted { "(" (format::count(c.queued)) " queued, " (format::count(c.failed)) " failed)" } }
                 dt { "Rates" } dd {
-                    (format!("{persisted_rate:.1}")) " persisted/min, "
-                    (format!("{sampled_rate:.1}")) " sampled/min "
+                    (rate(persisted_rate)) " persisted/min, "
+                    (rate(sampled_rate)) " sampled/min "
                     span.muted { "(" (basis) ")" }
                 }
             }
@@ -169,6 +169,15 @@ fn store_section(s: &StoreStats, by_type: &[(Option<String>, u64)], budget: Opti
                 }
             }
         }
+    }
+}
+
+/// A rate: one decimal below 10, whole numbers (grouped) above.
+fn rate(per_min: f64) -> String {
+    if per_min < 10.0 {
+        format!("{per_min:.1}")
+    } else {
+        format::count(per_min.round() as u64)
     }
 }
 

@@ -183,7 +183,11 @@ pub(super) async fn page(State(state): State<AppState>, headers: HeaderMap, uri:
                         @for s in &list {
                             tr {
                                 td { a.saved-name href=(format!("/?{}", s.query)) { bdi { (s.name) } } }
-                                td { code.query { bdi { (s.query) } } }
+                                td.query {
+                                    @for (k, v) in super::query_pairs(Some(&s.query)) {
+                                        span.param { span.muted { (k) "=" } bdi { (v) } } " "
+                                    }
+                                }
                                 td { a.feed href=(feed_link(&state, &viewer, &s.query)) { "RSS" } }
                                 @if viewer.may_save() {
                                     td {

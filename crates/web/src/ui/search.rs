@@ -213,10 +213,10 @@ pub(super) fn table(hits: &[Hit], now: i64) -> Markup {
                 thead { tr {
                     th scope="col" { "Name" }
                     th.num scope="col" { "Size" }
-                    th.num scope="col" { "Files" }
+                    th.num.opt scope="col" { "Files" }
                     th.num scope="col" title="seeders / leechers" { "S / L" }
                     th scope="col" { "Age" }
-                    th scope="col" { "Type" }
+                    th.opt scope="col" { "Type" }
                     th scope="col" { "Magnet" }
                 } }
                 tbody {
@@ -224,10 +224,10 @@ pub(super) fn table(hits: &[Hit], now: i64) -> Markup {
                         tr {
                             td.name { a.name href=(detail_path(&h.info_hash)) { bdi { (h.name) } } }
                             td.num { (format::size(h.total_size)) }
-                            td.num { (format::count(h.file_count)) }
+                            td.num.opt { (format::count(h.file_count)) }
                             td.num { (swarm(h.seeders, h.leechers)) }
                             td title=(format::date(h.first_seen)) { (format::age(h.first_seen, now)) }
-                            td { (h.content_type.as_deref().map_or("—".to_owned(), |t| t.replace('_', " "))) }
+                            td.opt { (h.content_type.as_deref().map_or("—".to_owned(), |t| t.replace('_', " "))) }
                             td { a.magnet href=(magnet(&h.info_hash, &h.name, h.total_size)) { "magnet" } }
                         }
                     }
