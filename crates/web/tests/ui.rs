@@ -496,6 +496,18 @@ async fn closed_reads_redirect_to_login_and_writes_need_csrf() {
     )
     .await;
     assert_eq!(p.location.as_deref(), Some("/dashboard"));
+    let p = post(
+        &server,
+        "/login",
+        None,
+        &[("key", KEY), ("next", "/?q=caf\u{e9}")],
+    )
+    .await;
+    assert_eq!(
+        p.location.as_deref(),
+        Some("/?q=caf%C3%A9"),
+        "non-ASCII next"
+    );
     for evil in [
         "//evil.example/",
         "https://evil.example/",

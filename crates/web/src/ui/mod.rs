@@ -31,7 +31,7 @@ mod search;
 
 use axum::Router;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use maud::Markup;
 use rand::RngCore as _;
@@ -148,9 +148,19 @@ pub(crate) fn to_login(path_and_query: &str) -> Response {
     see_other(&loc)
 }
 
-/// A 303 to a local path.
+/// A 303 to a local path. Bytes a header cannot carry (non-ASCII, controls) are
+/// percent-encoded, so a `next` typed with accents still redirects (and nothing panics).
 pub(crate) fn see_other(location: &str) -> Response {
-    Redirect::to(location).into_response()
+    let mut loc = String::with_capacity(location.len());
+    for b in location.bytes() {
+        if b.is_ascii_graphic() {
+            loc.push(b as char);
+        } else {
+            loc.push_str(&format!("%{b:02X}"));
+        }
+    }
+    let value = HeaderValue::from_str(&loc).unwrap_or(HeaderValue::from_static("/"));
+    (StatusCode::SEE_OTHER, [(header::LOCATION, value)]).into_response()
 }
 
 /// Checks a saved-search write: the key, a session with its CSRF token, or (reads open) an
@@ -373,6 +383,13 @@ mod tests {
         );
         assert_eq!(decode_component("%E2%80%AE"), "\u{202e}");
         assert_eq!(decode_component("%ff"), "\u{fffd}");
+    }
+
+    #[test]
+    fn redirects_carry_only_header_safe_bytes() {
+        let r = see_other("/?q=\u{e9}t\u{e9}&x=1");
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        assert_eq!(r.headers()[header::LOCATION], "/?q=%C3%A9t%C3%A9&x=1");
     }
 
     #[test]
