@@ -853,3 +853,49 @@ async fn saved_searches_off_is_a_404_page() {
     assert!(!p.body.contains("Save this search") && !p.body.contains("href=\"/saved\""));
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_huge_file_list_is_paged_with_a_note() {
+    let mut big = support::record(20, "Huge <pack>", 0, None, None);
+    big.files = (0..1_200u64)
+        .map(|i| store::FileEntry {
+            path: format!("pack/disc {}/track {i:04}.flac", i / 100),
+            size: 1 << 20,
+        })
+        .collect();
+    big.file_count = 1_200;
+    big.total_size = 1_200 << 20;
+    let server = TestServer::start(&[big], true).await;
+    let path = format!("/torrents/{}", hash_of(20));
+    let p = get(&server, &path, None).await;
+    assert_eq!(p.status, 200);
+    assert!(
+        p.body.contains(
+            "this torrent has 1\u{202f}200 files and the store keeps the first 1\u{202f}000"
+        ),
+        "{}",
+        p.body
+    );
+    assert!(
+        p.body
+            .contains("Showing files 1–500 of 1\u{202f}000 stored")
+    );
+    assert_eq!(p.body.matches("<li class=\"file\">").count(), 500);
+    assert!(p.body.contains("track 0000.flac") && !p.body.contains("track 0500.flac"));
+    // A large tree shows its top level open and folds the rest.
+    assert!(
+        p.body
+            .contains("<details open><summary><bdi class=\"fname\">pack</bdi>")
+    );
+    assert!(
+        p.body
+            .contains("<details><summary><bdi class=\"fname\">disc 0</bdi>")
+    );
+    let next = attr_after(&p.body, "rel=\"next\"", "href").unwrap();
+    assert_eq!(next, format!("{path}?files_page=2"));
+    let p = get(&server, &next, None).await;
+    assert_eq!(p.body.matches("<li class=\"file\">").count(), 500);
+    assert!(p.body.contains("track 0500.flac") && p.body.contains("track 0999.flac"));
+    assert!(p.body.contains("Previous files") && !p.body.contains("rel=\"next\""));
+    server.stop().await;
+}
