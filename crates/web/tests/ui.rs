@@ -899,3 +899,54 @@ async fn a_huge_file_list_is_paged_with_a_note() {
     assert!(p.body.contains("Previous files") && !p.body.contains("rel=\"next\""));
     server.stop().await;
 }
+
+#[tokio::test]
+async fn hostile_files_attributes_and_tags_are_text() {
+    let mut t = support::record(30, "plain name", 10, Some(1), Some("movie"));
+    t.files = vec![
+        store::FileEntry {
+            path: "<svg onload=alert(6)>/<img src=x onerror=alert(7)>.txt".into(),
+            size: 5,
+        },
+        store::FileEntry {
+            path: "\"quoted\"/\u{202e}gpj.exe".into(),
+            size: 5,
+        },
+    ];
+    t.attributes = vec![("<b>key".into(), "<details open ontoggle=alert(8)>".into())];
+    t.tags = vec!["x\"><img src=x onerror=alert(9)>".into()];
+    let server = TestServer::start(&[t], true).await;
+    let p = get(&server, &format!("/torrents/{}", hash_of(30)), None).await;
+    assert_eq!(p.status, 200);
+    assert_escaped(&p.body, "detail with hostile files");
+    for escaped in [
+        "<bdi class=\"fname\">&lt;svg onload=alert(6)&gt;</bdi>",
+        "<bdi class=\"fname\">&lt;img src=x onerror=alert(7)&gt;.txt</bdi>",
+        "<bdi class=\"fname\">\u{202e}gpj.exe</bdi>",
+        "<td><bdi>&lt;b&gt;key</bdi></td><td><bdi>&lt;details open ontoggle=alert(8)&gt;</bdi></td>",
+        "<bdi>x&quot;&gt;&lt;img src=x onerror=alert(9)&gt;</bdi>",
+    ] {
+        assert!(p.body.contains(escaped), "lacks {escaped:?}");
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_session_cookie_is_secure_behind_https() {
+    let server = TestServer::start(&corpus(), true).await;
+    let req = client()
+        .post(server.url("/login"))
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header("x-forwarded-proto", "https")
+        .body(format!("key={KEY}&next=%2F"));
+    let p = send(req).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    assert!(
+        p.cookies
+            .iter()
+            .any(|c| c.starts_with("bitagent_session=") && c.ends_with("; Secure"))
+    );
+    let p = post(&server, "/login", None, &[("key", KEY)]).await;
+    assert!(p.cookies.iter().all(|c| !c.contains("Secure")));
+    server.stop().await;
+}

@@ -80,7 +80,11 @@ pub(super) async fn submit(
     }
     let token = state.auth().new_session();
     let mut resp = super::see_other(&next);
-    if let Ok(v) = HeaderValue::from_str(&session_set_cookie(&token, false)) {
+    // Behind a TLS-terminating proxy the cookie is marked Secure (never sent in the clear).
+    let https = headers
+        .get("x-forwarded-proto")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
+    if let Ok(v) = HeaderValue::from_str(&session_set_cookie(&token, https)) {
         resp.headers_mut().append(header::SET_COOKIE, v);
     }
     resp
