@@ -145,7 +145,10 @@ async fn fetches_from_a_seeder_and_verifies() {
         assert_eq!(m.info.name, "big-dir");
         assert_eq!(m.info.file_count(), files);
         assert_eq!(m.info.files[0].path, ["dir", "file-000000.bin"]);
-        assert_eq!(m.info.total_size, (0..files as u64).map(|i| 1000 + i).sum::<u64>());
+        assert_eq!(
+            m.info.total_size,
+            (0..files as u64).map(|i| 1000 + i).sum::<u64>()
+        );
         eprintln!("{} bytes of metadata in {:?}", info.len(), t.elapsed());
     }
 }

@@ -36,7 +36,7 @@ use rand::{Rng as _, SeedableRng as _};
 use serde_json::{Value, json};
 use store::{InfoHash, SearchRequest, SortKey, SqliteStore, Store, Torrent};
 use web::{
-    AppState, CrawlerStatus, Data, Explanation, HttpMetrics, Options, Ops, OpsError, OpsFuture,
+    AppState, CrawlerStatus, Data, Explanation, HttpMetrics, Ops, OpsError, OpsFuture, Options,
     ReclassifyReport,
 };
 
@@ -141,10 +141,10 @@ fn vocabulary(store: &SqliteStore) -> (Vec<Vec<String>>, Vec<String>) {
                 if words.len() >= 3 {
                     names.push(words);
                 }
-                if let Some(ct) = t.content_type {
-                    if !types.contains(&ct) {
-                        types.push(ct);
-                    }
+                if let Some(ct) = t.content_type
+                    && !types.contains(&ct)
+                {
+                    types.push(ct);
                 }
             }
         }
@@ -203,14 +203,18 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
 
 fn stats(mut v: Vec<f64>) -> (f64, f64, f64) {
     v.sort_by(f64::total_cmp);
-    (percentile(&v, 0.5), percentile(&v, 0.95), percentile(&v, 0.99))
+    (
+        percentile(&v, 0.5),
+        percentile(&v, 0.95),
+        percentile(&v, 0.99),
+    )
 }
 
 /// Best of `repeat` timings (ms) after one untimed run.
 async fn best_of<F, Fut>(repeat: usize, mut f: F) -> f64
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = ()>,
+    Fut: Future<Output = ()>,
 {
     f().await;
     let mut best = f64::INFINITY;
@@ -242,7 +246,8 @@ async fn throughput(
     let mut tasks = Vec::new();
     for c in 0..clients {
         let (done, failed, stop) = (done.clone(), failed.clone(), stop.clone());
-        let (names, types, base, key) = (names.clone(), types.clone(), base.to_owned(), key.clone());
+        let (names, types, base, key) =
+            (names.clone(), types.clone(), base.to_owned(), key.clone());
         let seed = seed + 1 + c as u64;
         tasks.push(tokio::spawn(async move {
             let client = reqwest::Client::new();
@@ -293,10 +298,19 @@ async fn main() {
         let (names, types) = vocabulary(&store);
         drop(store);
         let (per_sec, secs, failed) = throughput(
-            &base, args.key.clone(), names, types, args.clients, args.duration, args.seed,
+            &base,
+            args.key.clone(),
+            names,
+            types,
+            args.clients,
+            args.duration,
+            args.seed,
         )
         .await;
-        println!("load: {per_sec:.0} searches/s at {} clients over {secs:.1} s ({failed} failed)", args.clients);
+        println!(
+            "load: {per_sec:.0} searches/s at {} clients over {secs:.1} s ({failed} failed)",
+            args.clients
+        );
         return;
     }
     let mut options = Options::new("bench-key");
@@ -317,7 +331,9 @@ async fn main() {
         let _ = stop_rx.await;
     }));
 
-    let local = Arc::new(std::sync::Mutex::new(SqliteStore::open(&db).expect("open db")));
+    let local = Arc::new(std::sync::Mutex::new(
+        SqliteStore::open(&db).expect("open db"),
+    ));
     let torrents = local.lock().unwrap().torrent_count().unwrap();
     let (names, types) = vocabulary(&local.lock().unwrap());
     println!(
@@ -355,7 +371,11 @@ async fn main() {
                     let (client, url) = (client.clone(), url.clone());
                     async move {
                         let r = client.get(&url).send().await.expect("GET search");
-                        assert!(r.status().is_success() || r.status() == 400, "{url}: {}", r.status());
+                        assert!(
+                            r.status().is_success() || r.status() == 400,
+                            "{url}: {}",
+                            r.status()
+                        );
                         std::hint::black_box(r.bytes().await.ok());
                     }
                 })
@@ -392,8 +412,16 @@ async fn main() {
         }));
     }
 
-    let (per_sec, secs, failed) =
-        throughput(&base, None, names, types, args.clients, args.duration, args.seed).await;
+    let (per_sec, secs, failed) = throughput(
+        &base,
+        None,
+        names,
+        types,
+        args.clients,
+        args.duration,
+        args.seed,
+    )
+    .await;
     println!(
         "throughput: {per_sec:.0} searches/s at {} clients over {secs:.1} s ({failed} failed); target >= {THROUGHPUT_TARGET:.0}",
         args.clients
@@ -416,7 +444,8 @@ async fn main() {
             .and_then(|s| serde_json::from_str(&s).ok())
             .unwrap_or_else(|| json!({}));
         all["search"] = out;
-        std::fs::write(&path, serde_json::to_string_pretty(&all).unwrap() + "\n").expect("write json");
+        std::fs::write(&path, serde_json::to_string_pretty(&all).unwrap() + "\n")
+            .expect("write json");
         println!("wrote {}", path.display());
     }
 }

@@ -109,11 +109,11 @@ impl IntoResponse for ApiError {
             body["error"]["parameter"] = json!(param);
         }
         let mut resp = (self.status(), Json(body)).into_response();
-        if let Self::TooManyRequests(secs) = self {
-            if let Ok(v) = secs.to_string().parse() {
-                resp.headers_mut()
-                    .insert(axum::http::header::RETRY_AFTER, v);
-            }
+        if let Self::TooManyRequests(secs) = self
+            && let Ok(v) = secs.to_string().parse()
+        {
+            resp.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, v);
         }
         if let Self::Unauthorized(_) = self {
             resp.headers_mut().insert(

@@ -51,25 +51,25 @@ pub(crate) fn search_request(
     r.tag = name_param(pairs, "tag")?;
     r.min_size = opt(pairs, "min_size", parse_size)?;
     r.max_size = opt(pairs, "max_size", parse_size)?;
-    r.min_seeders = opt(pairs, "min_seeders", |v| parse_int::<u32>(v))?;
-    r.min_files = opt(pairs, "min_files", |v| parse_int::<u64>(v))?;
-    r.max_files = opt(pairs, "max_files", |v| parse_int::<u64>(v))?;
+    r.min_seeders = opt(pairs, "min_seeders", parse_int::<u32>)?;
+    r.min_files = opt(pairs, "min_files", parse_int::<u64>)?;
+    r.max_files = opt(pairs, "max_files", parse_int::<u64>)?;
     r.since = opt(pairs, "since", |v| parse_time(v, now))?;
     r.until = opt(pairs, "until", |v| parse_time(v, now))?;
-    if let (Some(a), Some(b)) = (r.min_size, r.max_size) {
-        if a > b {
-            return Err(ApiError::param("max_size", "smaller than min_size"));
-        }
+    if let (Some(a), Some(b)) = (r.min_size, r.max_size)
+        && a > b
+    {
+        return Err(ApiError::param("max_size", "smaller than min_size"));
     }
-    if let (Some(a), Some(b)) = (r.min_files, r.max_files) {
-        if a > b {
-            return Err(ApiError::param("max_files", "smaller than min_files"));
-        }
+    if let (Some(a), Some(b)) = (r.min_files, r.max_files)
+        && a > b
+    {
+        return Err(ApiError::param("max_files", "smaller than min_files"));
     }
-    if let (Some(a), Some(b)) = (r.since, r.until) {
-        if a > b {
-            return Err(ApiError::param("until", "earlier than since"));
-        }
+    if let (Some(a), Some(b)) = (r.since, r.until)
+        && a > b
+    {
+        return Err(ApiError::param("until", "earlier than since"));
     }
     if let Some(s) = nonempty(pairs, "sort") {
         r.sort = SortKey::parse(s).ok_or_else(|| {
