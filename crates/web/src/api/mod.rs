@@ -118,48 +118,6 @@ async fn method_not_allowed(method: Method) -> Response {
     (StatusCode::METHOD_NOT_ALLOWED, axum::Json(body)).into_response()
 }
 
-/// The query string's pairs, percent-decoded (`+` is a space). A value that is not UTF-8
-/// once decoded is a 400 naming its parameter; a name that is not UTF-8 is no parameter of
-/// ours and is dropped.
-pub(crate) fn query_pairs(raw: Option<&str>) -> Result<Vec<(String, String)>, ApiError> {
-    let mut out = Vec::new();
-    for part in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = part.split_once('=').unwrap_or((part, ""));
-        let Ok(k) = String::from_utf8(percent_decode(k)) else {
-            continue;
-        };
-        let v = String::from_utf8(percent_decode(v)).map_err(|_| {
-            ApiError::param(&k, "not UTF-8 once percent-decoded (encode text as UTF-8)")
-        })?;
-        out.push((k, v));
-    }
-    Ok(out)
-}
-
-/// `application/x-www-form-urlencoded` decoding: `+` is a space, `%XX` a byte; a `%` not
-/// followed by two hex digits stays as it is.
-fn percent_decode(s: &str) -> Vec<u8> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < b.len() && hex(b[i + 1]).is_some() && hex(b[i + 2]).is_some() => {
-                out.push((hex(b[i + 1]).unwrap_or(0) << 4) | hex(b[i + 2]).unwrap_or(0));
-                i += 2;
-            }
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    out
-}
-
-fn hex(c: u8) -> Option<u8> {
-    (c as char).to_digit(16).map(|d| d as u8)
-}
-
 /// The `{infohash}` of a path: 40 hex digits, or a 400 naming `infohash`.
 fn infohash(
     path: Result<axum::extract::Path<String>, axum::extract::rejection::PathRejection>,
@@ -201,6 +159,7 @@ impl TypeCount {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::params::query_pairs;
 
     #[test]
     fn query_pairs_decode_and_name_what_is_not_utf8() {

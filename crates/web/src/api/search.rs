@@ -157,7 +157,7 @@ async fn run(
     raw: Option<&str>,
 ) -> Result<SearchResponse, ApiError> {
     state.require_read(headers, None)?;
-    let pairs = super::query_pairs(raw)?;
+    let pairs = params::query_pairs(raw)?;
     let mut request = params::search_request(&pairs, super::now())?;
     request.count = true;
     state.check_rate(server::client_ip(ext))?;

@@ -123,7 +123,7 @@ pub(crate) async fn torrent(
     let run = async {
         state.require_read(&headers, None)?;
         let hash = super::infohash(path)?;
-        let pairs = super::query_pairs(raw.as_deref())?;
+        let pairs = params::query_pairs(raw.as_deref())?;
         let offset = number(&pairs, "files_offset")?.unwrap_or(0);
         let limit = number(&pairs, "files_limit")?.unwrap_or(DEFAULT_FILES_LIMIT as u64);
         if limit == 0 || limit > MAX_FILES_LIMIT as u64 {

@@ -259,45 +259,9 @@ pub(crate) fn error_page(viewer: &Viewer, err: &ApiError, back: &str) -> Respons
     resp
 }
 
-/// The query's pairs, decoded; a query that does not decode is a 400 naming no parameter.
+/// The query's pairs, decoded leniently for browsers (see [`crate::params::query_pairs_lossy`]).
 pub(crate) fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
-    let Some(raw) = raw else {
-        return Vec::new();
-    };
-    raw.split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (decode_component(k), decode_component(v))
-        })
-        .collect()
-}
-
-/// `application/x-www-form-urlencoded` decoding of one component (`+` is a space; invalid
-/// escapes are kept as written; invalid UTF-8 becomes U+FFFD).
-fn decode_component(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < b.len() => match (hex_val(b[i + 1]), hex_val(b[i + 2])) {
-                (Some(h), Some(l)) => {
-                    out.push(h << 4 | l);
-                    i += 2;
-                }
-                _ => out.push(b'%'),
-            },
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn hex_val(c: u8) -> Option<u8> {
-    (c as char).to_digit(16).map(|d| d as u8)
+    crate::params::query_pairs_lossy(raw)
 }
 
 /// A query string from pairs, each percent-encoded.
@@ -381,8 +345,8 @@ mod tests {
                 ("bad".into(), "%zz%4".into()),
             ]
         );
-        assert_eq!(decode_component("%E2%80%AE"), "\u{202e}");
-        assert_eq!(decode_component("%ff"), "\u{fffd}");
+        assert_eq!(crate::params::decode_lossy("%E2%80%AE"), "\u{202e}");
+        assert_eq!(crate::params::decode_lossy("%ff"), "\u{fffd}");
     }
 
     #[test]
